@@ -1,0 +1,31 @@
+"""Helpers shared by the CLI commands: turning user errors into one line and exit status 2."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from noisylab.errors import NoisylabError
+
+
+class UserError(click.ClickException):
+    """A one-line error on stderr and exit status 2, without a traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def user_errors(func):
+    """Decorate a click command so that library `NoisylabError`s become `UserError`s."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except NoisylabError as exc:
+            raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    return wrapper
