@@ -1,0 +1,155 @@
+"""File edges of the noise module: reading label files and matrices, writing noisy-label archives.
+
+Formats
+-------
+- label file: ``.npy`` holding a 1-D integer array, or ``.csv``/``.txt`` with one integer per line
+  (a single non-numeric header line is skipped);
+- matrix: ``.npy`` holding an (L, L) array, ``.csv`` with L comma-separated rows, or an inline
+  string with rows separated by ``;`` and entries by ``,``: ``"0.9,0.1;0.2,0.8"``;
+- noisy-label archive (``.npz``): ``labels`` (n,) int64, ``corrupted`` (n,) bool, ``transition``
+  (L, L) float64, ``clean_labels`` (n,) int64, and ``spec``, a 0-d string holding JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from noisylab.errors import NoisylabError
+from noisylab.noise.core import NoisyLabels
+
+ARCHIVE_KEYS = ("labels", "corrupted", "transition", "clean_labels", "spec")
+_INLINE_MATRIX = re.compile(r"^[\s\d.,;eE+-]+$")
+
+
+def _load_table(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise NoisylabError(f"{what} file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix in (".csv", ".txt"):
+            with path.open() as handle:
+                lines = [line.strip() for line in handle if line.strip()]
+            if lines and not any(ch.isdigit() for ch in lines[0].split(",")[0]):
+                lines = lines[1:]       # a header such as "label"
+            return np.array([[float(v) for v in line.split(",")] for line in lines])
+    except ValueError as exc:
+        raise NoisylabError(f"cannot read {what} file {path}: {exc}") from None
+    raise NoisylabError(f"{what} file must be .npy or .csv, got {path}")
+
+
+def read_label_file(path) -> np.ndarray:
+    """Read noisy labels, e.g. real human annotations.
+
+    Returns
+    -------
+    ndarray of shape (n,), int64
+
+    Raises
+    ------
+    NoisylabError
+        For a missing file, an unknown suffix, more than one column, or non-integer values.
+    """
+    path = Path(path)
+    table = _load_table(path, "label")
+    if table.ndim == 2 and table.shape[1] == 1:
+        table = table[:, 0]
+    if table.ndim != 1:
+        raise NoisylabError(
+            f"label file {path} must hold one label per row, got shape {table.shape}"
+        )
+    if table.dtype.kind == "f":
+        if not np.all(np.isfinite(table)) or not np.all(table == np.round(table)):
+            bad = int(np.argmax(~np.isfinite(table) | (table != np.round(table))))
+            raise NoisylabError(
+                f"label file {path} has a non-integer label {table[bad]} at row {bad}"
+            )
+    elif table.dtype.kind not in "iu":
+        raise NoisylabError(f"label file {path} must hold integers, got dtype {table.dtype}")
+    return table.astype(np.int64)
+
+
+def read_matrix(source) -> np.ndarray:
+    """Read a confusion matrix from a ``.npy``/``.csv`` path or an inline ``"a,b;c,d"`` string.
+
+    Returns
+    -------
+    ndarray of shape (L, L), float64
+        Not yet checked for being row-stochastic; `noisylab.noise.matrix.check_matrix` does that.
+    """
+    text = str(source)
+    if _INLINE_MATRIX.match(text):
+        try:
+            rows = [[float(v) for v in row.split(",")] for row in text.split(";") if row.strip()]
+        except ValueError:
+            raise NoisylabError(
+                f"inline matrix must look like '0.9,0.1;0.2,0.8', got {text!r}"
+            ) from None
+        if len({len(row) for row in rows}) > 1:
+            raise NoisylabError(f"inline matrix rows have different lengths: {text!r}")
+        return np.array(rows, dtype=np.float64)
+    table = _load_table(Path(text), "matrix")
+    return np.atleast_2d(np.asarray(table, dtype=np.float64))
+
+
+def save_noisy(path, noisy: NoisyLabels, clean_labels: np.ndarray) -> Path:
+    """Write a noisy-label archive atomically (temp file in the same folder, fsync, rename).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination ``.npz``.
+    noisy : NoisyLabels
+    clean_labels : ndarray of shape (n,)
+        The labels the noise was injected into.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise NoisylabError(f"output must be a .npz file, got {path}")
+    if not path.parent.is_dir():
+        raise NoisylabError(f"output folder {path.parent} does not exist")
+    spec = json.dumps(noisy.spec, sort_keys=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, labels=noisy.labels, corrupted=noisy.corrupted,
+                     transition=noisy.transition,
+                     clean_labels=np.asarray(clean_labels, dtype=np.int64), spec=np.str_(spec))
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_noisy(path) -> tuple[NoisyLabels, np.ndarray]:
+    """Read an archive written by `save_noisy`; returns the `NoisyLabels` and the clean labels."""
+    path = Path(path)
+    if not path.is_file():
+        raise NoisylabError(f"noisy-label file {path} does not exist")
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [key for key in ARCHIVE_KEYS if key not in archive.files]
+        if missing:
+            raise NoisylabError(
+                f"{path} has no array {missing[0]!r}; found: {', '.join(archive.files)}"
+            )
+        noisy = NoisyLabels(labels=archive["labels"], corrupted=archive["corrupted"],
+                            transition=archive["transition"],
+                            spec=json.loads(str(archive["spec"])))
+        return noisy, archive["clean_labels"]
