@@ -1,4 +1,12 @@
 """Figures: functions that take data frames and arrays and return matplotlib `Figure`s.
 
-They never touch pyplot's global state; saving is done by the caller.
+They never touch pyplot's global state; saving is done by the caller. Importing this package
+imports nothing heavy; use the modules:
+
+- `noisylab.plots.load`: read a results folder (runs.csv, summary.csv, per-run files) with notes;
+- `noisylab.plots.curves`: accuracy_vs_noise, f1_true_vs_noisy, memorization, training_curves;
+- `noisylab.plots.outputs`: softmax_histograms, noise_matrix, prediction_grid;
+- `noisylab.plots.report`: the self-contained report.html;
+- `noisylab.plots.render`: `render_results`, every figure of a folder to files (``noisylab plot``);
+- `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, atomic saving.
 """

@@ -1,0 +1,52 @@
+"""``noisylab plot``: every figure of a results folder, plus a one-page HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from noisylab.cli._common import UserError, user_errors
+
+
+def _parse_k(value: str | None) -> list[int]:
+    if not value:
+        return []
+    try:
+        ks = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(
+            f"--k must be comma-separated integers like 1,5,25, got {value!r}"
+        ) from None
+    if any(k < 1 for k in ks):
+        raise UserError(f"--k values must be >= 1, got {value!r}")
+    return ks
+
+
+@click.command("plot")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png",
+              show_default=True, help="File format of the figures (report.html embeds PNGs).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the figures [default: RESULTS_DIR/plots].")
+@click.option("--analytic/--no-analytic", default=True, show_default=True,
+              help="Overlay the K-NN model's accuracy curve for the best-fit K.")
+@click.option("--k", "k_text", default=None, metavar="K1,K2,...",
+              help="Extra K values for the analytic overlay, e.g. 1,5,25.")
+@user_errors
+def plot(results_dir: Path, fmt: str, out: Path | None, analytic: bool,
+         k_text: str | None) -> None:
+    """Draw the figures of RESULTS_DIR (a folder written by `noisylab sweep`).
+
+    Writes accuracy_vs_noise, f1_true_vs_noisy, memorization, training_curves,
+    softmax_histograms, noise_matrix, prediction_grid and a self-contained report.html.
+    Partial results (a sweep still running) are plotted as they are, with a note.
+    """
+    ks = _parse_k(k_text)
+    from noisylab.plots.render import render_results
+
+    rendered = render_results(results_dir, out=out, fmt=fmt, analytic=analytic, k_values=ks)
+    for path in rendered.written:
+        click.echo(f"wrote {path}")
+    for note in rendered.notes:
+        click.echo(f"note: {note}")

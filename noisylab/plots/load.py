@@ -1,0 +1,313 @@
+"""Read a results folder written by `noisylab sweep`, tolerating a sweep that is still running.
+
+This is the I/O edge of the plots: it reads CSV, YAML, JSON and NPZ, and returns data frames and
+arrays plus a list of notes about anything missing or stale. Figure functions never read files.
+
+Layout (the contract with `noisylab.results`)::
+
+    results/<name>/config.yaml  metadata.json  runs.csv  summary.csv
+    results/<name>/runs/<run_id>/history.csv  predictions.npz  noise.npz
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from noisylab.errors import NoisylabError
+
+METRICS = (
+    "test_accuracy",
+    "test_f1",
+    "test_f1_macro",
+    "test_f1_noisy",
+    "train_acc_noisy",
+    "train_acc_true",
+    "detection_auroc",
+    "detection_ap",
+    "realized_noise_rate",
+)
+KEYS = ("dataset", "noise", "level", "model")
+REQUIRED_RUN_COLUMNS = ("run_id", "dataset", "noise", "level", "repeat", "model")
+
+
+@dataclass
+class Results:
+    """A results folder, read.
+
+    Attributes
+    ----------
+    path : Path
+        The folder.
+    config : dict
+        The resolved sweep config (empty when ``config.yaml`` is absent).
+    metadata : dict
+        ``metadata.json`` (empty when absent).
+    runs : DataFrame
+        One row per finished run (possibly none).
+    summary : DataFrame
+        One row per (dataset, noise, level, model) with ``n_runs`` and ``M_mean``/``M_std`` columns,
+        from ``summary.csv`` when it matches ``runs.csv``, else derived from ``runs.csv``.
+    notes : list of str
+        Human-readable notes about missing, partial or stale parts.
+    """
+
+    path: Path
+    config: dict
+    metadata: dict
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of one run's artifacts."""
+        return self.path / "runs" / str(run_id)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1, NaN for a single run) and count per (dataset, noise, level, model).
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Rows of ``runs.csv``; metric columns that are absent are skipped.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``dataset, noise, level, model, n_runs`` then ``M_mean, M_std`` per metric M,
+        sorted by dataset, noise, model, level.
+    """
+    metrics = [m for m in METRICS if m in runs.columns]
+    columns = [*KEYS, "n_runs"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = runs.groupby(list(KEYS), sort=False)
+    out = grouped.size().rename("n_runs").to_frame()
+    for m in metrics:
+        values = pd.to_numeric(runs[m], errors="coerce")
+        g = values.groupby([runs[k] for k in KEYS], sort=False)
+        out[f"{m}_mean"] = g.mean()
+        out[f"{m}_std"] = g.std(ddof=1)
+    out = out.reset_index()
+    return out.sort_values(["dataset", "noise", "model", "level"], kind="stable").reset_index(
+        drop=True
+    )[columns]
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise NoisylabError(f"{path} is not a readable CSV: {str(exc).splitlines()[0]}") from None
+
+
+def _expected_runs(config: dict) -> int | None:
+    """The grid size implied by a resolved config, or None when it cannot be read."""
+    try:
+        levels = _levels(config["levels"])
+        count = 1
+        for key in ("datasets", "noise", "models"):
+            value = config[key]
+            count *= len(value) if isinstance(value, (list, tuple)) else 1
+        return count * len(levels) * int(config.get("repeats", 1))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _levels(spec) -> list[float]:
+    if isinstance(spec, (list, tuple)):
+        return [float(v) for v in spec]
+    if isinstance(spec, (int, float)):
+        return [float(spec)]
+    start, stop, step = (float(v) for v in str(spec).split(":"))
+    n = int(math.floor((stop - start) / step + 1e-9)) + 1
+    return [round(start + i * step, 10) for i in range(n)]
+
+
+def load_results(path: str | Path) -> Results:
+    """Read the results folder at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder written by ``noisylab sweep`` (it holds ``runs.csv`` or ``config.yaml``).
+
+    Returns
+    -------
+    Results
+
+    Raises
+    ------
+    NoisylabError
+        When ``path`` is not a results folder, or ``runs.csv`` lacks the key columns.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise NoisylabError(f"results folder must be an existing directory, got {str(path)!r}")
+    runs_csv, config_yaml = path / "runs.csv", path / "config.yaml"
+    if not runs_csv.is_file() and not config_yaml.is_file():
+        raise NoisylabError(
+            f"{path} is not a results folder: it has neither runs.csv nor config.yaml"
+        )
+    notes: list[str] = []
+
+    config: dict = {}
+    if config_yaml.is_file():
+        try:
+            config = yaml.safe_load(config_yaml.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise NoisylabError(f"{config_yaml} is not valid YAML: {exc}") from None
+    else:
+        notes.append("config.yaml is missing; the sweep grid is unknown.")
+    metadata: dict = {}
+    if (path / "metadata.json").is_file():
+        try:
+            metadata = json.loads((path / "metadata.json").read_text())
+        except json.JSONDecodeError:
+            notes.append("metadata.json is not valid JSON; ignored.")
+
+    runs = _read_csv(runs_csv) if runs_csv.is_file() else pd.DataFrame()
+    if not runs_csv.is_file():
+        notes.append("runs.csv is missing: no run has finished yet.")
+    elif not runs.columns.empty:
+        missing = [c for c in REQUIRED_RUN_COLUMNS if c not in runs.columns]
+        if missing:
+            raise NoisylabError(
+                f"{runs_csv} lacks required columns {', '.join(missing)}; "
+                f"found: {', '.join(map(str, runs.columns))}"
+            )
+    if runs.empty:
+        runs = pd.DataFrame(columns=[*REQUIRED_RUN_COLUMNS, *METRICS])
+        if runs_csv.is_file():
+            notes.append("runs.csv has no finished runs yet: there is nothing to plot.")
+    else:
+        runs["level"] = pd.to_numeric(runs["level"], errors="coerce")
+        runs["repeat"] = pd.to_numeric(runs["repeat"], errors="coerce").astype("Int64")
+        for key in ("dataset", "noise", "model", "run_id"):
+            runs[key] = runs[key].astype(str)
+        absent = [m for m in METRICS if m not in runs.columns]
+        if absent:
+            notes.append(f"runs.csv has no column {', '.join(absent)}; those panels are empty.")
+
+    expected = _expected_runs(config) if config else None
+    if expected is not None and not runs.empty and len(runs) < expected:
+        notes.append(
+            f"sweep incomplete: {len(runs)} of {expected} runs finished; plotting what exists."
+        )
+
+    derived = summarize(runs)
+    summary = derived
+    summary_csv = path / "summary.csv"
+    if not runs.empty:
+        if not summary_csv.is_file():
+            notes.append("summary.csv is missing; statistics derived from runs.csv.")
+        else:
+            on_disk = _read_csv(summary_csv)
+            if _summary_matches(on_disk, derived):
+                summary = on_disk.sort_values(
+                    ["dataset", "noise", "model", "level"], kind="stable"
+                ).reset_index(drop=True)
+            else:
+                notes.append(
+                    "summary.csv does not match runs.csv (sweep still running?); "
+                    "statistics derived from runs.csv."
+                )
+        singles = summary[summary["n_runs"] == 1]
+        for (dataset, noise, model), part in singles.groupby(["dataset", "noise", "model"],
+                                                              sort=False):
+            everywhere = len(part) == ((summary["dataset"] == dataset)
+                                       & (summary["noise"] == noise)
+                                       & (summary["model"] == model)).sum()
+            where = "every level" if everywhere else "γ = " + ", ".join(
+                f"{v:g}" for v in sorted(part["level"]))
+            notes.append(f"{dataset} · {noise} · {model}: a single repeat at {where}, "
+                         "so no ±1 std band there.")
+    return Results(path, config, metadata, runs, summary, notes)
+
+
+def _summary_matches(on_disk: pd.DataFrame, derived: pd.DataFrame) -> bool:
+    """True when ``summary.csv`` has the same groups and counts as the summary of ``runs.csv``."""
+    need = [*KEYS, "n_runs"]
+    if on_disk.empty or any(c not in on_disk.columns for c in need):
+        return False
+    for column in derived.columns:
+        if column.endswith("_mean") and column not in on_disk.columns:
+            return False
+
+    def key(df: pd.DataFrame) -> set:
+        return {
+            (str(d), str(n), round(float(lv), 9), str(m), int(c))
+            for d, n, lv, m, c in df[need].itertuples(index=False)
+        }
+
+    return key(on_disk) == key(derived)
+
+
+def pick_levels(levels, at_most: int = 4) -> list[float]:
+    """Up to ``at_most`` levels spread evenly over the sorted unique ``levels``, ends included."""
+    unique = sorted({float(v) for v in levels if pd.notna(v)})
+    if len(unique) <= at_most:
+        return unique
+    idx = np.unique(np.round(np.linspace(0, len(unique) - 1, at_most)).astype(int))
+    return [unique[i] for i in idx]
+
+
+def representative_run(runs: pd.DataFrame, **where) -> pd.Series | None:
+    """The lowest-repeat run matching ``where`` (column=value; floats matched within 1e-9)."""
+    mask = pd.Series(True, index=runs.index)
+    for column, value in where.items():
+        if isinstance(value, float):
+            mask &= (runs[column].astype(float) - value).abs() < 1e-9
+        else:
+            mask &= runs[column] == value
+    chosen = runs[mask]
+    if chosen.empty:
+        return None
+    return chosen.sort_values("repeat", kind="stable").iloc[0]
+
+
+def read_history(results: Results, run_id: str) -> pd.DataFrame | None:
+    """A run's ``history.csv`` (epoch, loss, accuracy, val_loss, val_accuracy), or None."""
+    path = results.run_dir(run_id) / "history.csv"
+    if not path.is_file():
+        return None
+    frame = _read_csv(path)
+    return None if frame.empty or "epoch" not in frame.columns else frame
+
+
+def read_npz(results: Results, run_id: str, name: str) -> dict[str, np.ndarray] | None:
+    """The arrays of ``runs/<run_id>/<name>.npz`` as a dict, or None when the file is absent."""
+    path = results.run_dir(run_id) / f"{name}.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise NoisylabError(f"{path} is not a readable .npz file: {exc}") from None
+
+
+def num_classes(results: Results, dataset: str) -> int | None:
+    """The class count of ``dataset``, read from the first run that saved predictions or noise."""
+    for run_id in results.runs.loc[results.runs["dataset"] == dataset, "run_id"]:
+        for name, key in (("noise", "transition"), ("predictions", "probs")):
+            arrays = read_npz(results, run_id, name)
+            if arrays is not None and key in arrays:
+                return int(arrays[key].shape[-1])
+    return None
+
+
+def groups(frame: pd.DataFrame, *columns: str) -> list[tuple]:
+    """Unique combinations of ``columns`` in ``frame``, in order of first appearance."""
+    if frame.empty:
+        return []
+    return list(dict.fromkeys(frame[list(columns)].itertuples(index=False, name=None)))

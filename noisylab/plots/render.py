@@ -1,0 +1,252 @@
+"""Render every figure of a results folder to files, plus ``report.html``.
+
+This is the thin I/O wrapper behind ``noisylab plot``: it reads the folder with `load`, builds
+figures with `curves` and `outputs`, and writes each file atomically. It never raises for a
+missing or partial part of a folder; it records a note instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from noisylab.errors import NoisylabError
+from noisylab.plots import curves, outputs, style
+from noisylab.plots.load import (
+    Results,
+    groups,
+    load_results,
+    num_classes,
+    pick_levels,
+    read_history,
+    read_npz,
+    representative_run,
+)
+from noisylab.plots.report import ReportFigure, build_report
+
+# prediction grids and noise matrices show the nonzero level nearest this: noise is visible, but
+# the network still gets most test images right
+GRID_LEVEL = 0.4
+
+
+@dataclass
+class Rendered:
+    """What `render_results` wrote and noticed."""
+
+    written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
+
+
+def _levels_text(levels: Iterable[float]) -> str:
+    return ", ".join(f"{v:g}" for v in levels)
+
+
+class _Writer:
+    """Saves figures in the chosen format and keeps a PNG of each for the report."""
+
+    def __init__(self, out: Path, fmt: str, results: Results, rendered: Rendered):
+        self.out, self.fmt, self.results, self.rendered = out, fmt, results, rendered
+        self.report: list[ReportFigure] = []
+        # file names follow the sweep's grid, not the runs finished so far, so that they stay the
+        # same while a sweep runs
+        self.many = {}
+        for key, plural in (("dataset", "datasets"), ("noise", "noise"), ("model", "models")):
+            grid = results.config.get(plural)
+            if isinstance(grid, (list, tuple)):
+                self.many[key] = len(grid) > 1
+            else:
+                self.many[key] = results.runs[key].nunique() > 1
+
+    def stem(self, figure: str, **parts: str) -> str:
+        pieces = [figure] + [_slug(v) for k, v in parts.items() if self.many.get(k, False)]
+        return "_".join(pieces)
+
+    def save(self, stem: str, caption: str, fig: Figure) -> None:
+        png = style.figure_bytes(fig, "png")
+        data = png if self.fmt == "png" else style.figure_bytes(fig, self.fmt)
+        path = style.write_atomic(self.out / f"{stem}.{self.fmt}", data)
+        self.rendered.written.append(path)
+        self.report.append(ReportFigure(stem, caption, png))
+
+
+def render_results(results_dir: str | Path, *, out: str | Path | None = None, fmt: str = "png",
+                   analytic: bool = True, k_values: Iterable[int] = ()) -> Rendered:
+    """Render every figure for the results folder ``results_dir``.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        A folder written by ``noisylab sweep``.
+    out : str or Path, optional
+        Where to write; default ``results_dir/plots``.
+    fmt : {"png", "pdf", "svg"}
+        File format of the figures; ``report.html`` always embeds PNGs.
+    analytic : bool
+        Overlay the K-NN model's curve for the best-fit K on ``accuracy_vs_noise``.
+    k_values : iterable of int
+        Extra K values to overlay.
+
+    Returns
+    -------
+    Rendered
+        The paths written and notes about missing or partial parts.
+
+    Raises
+    ------
+    NoisylabError
+        When ``results_dir`` is not a results folder or ``fmt`` is unknown.
+    """
+    if fmt not in style.FORMATS:
+        raise NoisylabError(f"format must be one of {', '.join(style.FORMATS)}, got {fmt!r}")
+    k_values = [int(k) for k in k_values]
+    if any(k < 1 for k in k_values):
+        raise NoisylabError(f"every K must be >= 1, got {k_values}")
+    results = load_results(results_dir)
+    out = Path(out) if out is not None else results.path / "plots"
+    rendered = Rendered(notes=list(results.notes))
+    writer = _Writer(out, fmt, results, rendered)
+    runs, summary = results.runs, results.summary
+    for (dataset,) in groups(summary, "dataset"):
+        part = summary[summary["dataset"] == dataset]
+        _summary_figures(writer, results, dataset, part, analytic, k_values)
+        _run_figures(writer, results, dataset, runs[runs["dataset"] == dataset])
+    path = style.write_atomic(out / "report.html", build_report(
+        name=results.path.name, summary=summary, figures=writer.report, notes=rendered.notes,
+        metadata=results.metadata, config=results.config))
+    rendered.written.append(path)
+    return rendered
+
+
+def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.DataFrame,
+                     analytic: bool, k_values: list[int]) -> None:
+    notes = list(results.notes)
+    overlay = None
+    if analytic:
+        num = num_classes(results, dataset)
+        if num is None:
+            writer.rendered.notes.append(
+                f"{dataset}: analytic overlay skipped: the class count is unknown "
+                "(no predictions.npz or noise.npz)."
+            )
+        else:
+            overlay, extra = curves.analytic_curves(part, num_classes=num, k_values=k_values)
+            writer.rendered.notes.extend(f"{dataset}: {n}" for n in extra)
+    writer.save(writer.stem("accuracy_vs_noise", dataset=dataset),
+                f"{dataset}: test accuracy and weighted F1 against noise level",
+                curves.accuracy_vs_noise(part, analytic=overlay, dataset=dataset, notes=notes))
+    writer.save(writer.stem("f1_true_vs_noisy", dataset=dataset),
+                f"{dataset}: weighted F1 against true and against noisy test labels",
+                curves.f1_true_vs_noisy(part, dataset=dataset, notes=notes))
+    writer.save(writer.stem("memorization", dataset=dataset),
+                f"{dataset}: training accuracy against noisy/true labels and detection AUROC",
+                curves.memorization(part, dataset=dataset, notes=notes))
+
+
+def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataFrame) -> None:
+    add = writer.rendered.notes.append
+    transitions: dict[str, np.ndarray] = {}
+    matrix_done: set[str] = set()  # noise is drawn per kind, not per model: same seeds
+    class_names = None
+    for noise, model in groups(runs, "noise", "model"):
+        subset = runs[(runs["noise"] == noise) & (runs["model"] == model)]
+        levels = pick_levels(subset["level"])
+        where = f"{dataset} · {noise} · {model}"
+        chosen = {lv: representative_run(subset, level=lv) for lv in levels}
+
+        histories, best, missing = {}, {}, []
+        for lv, run in chosen.items():
+            history = read_history(results, run["run_id"])
+            if history is None:
+                missing.append(lv)
+                continue
+            histories[lv] = history
+            best[lv] = float(run["best_epoch"]) if "best_epoch" in run.index else np.nan
+        figure_notes = [f"no history.csv for γ = {_levels_text(missing)}."] if missing else []
+        if missing:
+            add(f"{where}: no history.csv at γ = {_levels_text(missing)}.")
+        if histories:
+            writer.save(writer.stem("training_curves", dataset=dataset, noise=noise, model=model),
+                        f"{where}: loss and accuracy per epoch",
+                        curves.training_curves(histories, best_epochs=best, dataset=dataset,
+                                               model=model, noise=noise, notes=figure_notes,
+                                               val_policy=_val_policy(subset)))
+
+        predictions, missing = {}, []
+        for lv, run in chosen.items():
+            arrays = read_npz(results, run["run_id"], "predictions")
+            if arrays is None or "probs" not in arrays or "y_true" not in arrays:
+                missing.append(lv)
+            else:
+                predictions[lv] = arrays
+                class_names = arrays.get("class_names", class_names)
+        if missing:
+            add(f"{where}: no predictions.npz at γ = {_levels_text(missing)}.")
+        if predictions:
+            figure_notes = [f"no predictions.npz for γ = {_levels_text(missing)}."] if missing \
+                else []
+            writer.save(writer.stem("softmax_histograms", dataset=dataset, noise=noise,
+                                    model=model),
+                        f"{where}: softmax output by noise level",
+                        outputs.softmax_histograms(predictions, class_names=class_names,
+                                                   dataset=dataset, model=model, noise=noise,
+                                                   notes=figure_notes))
+            _prediction_grid(writer, results, subset, dataset, noise, model)
+
+        if noise not in matrix_done:
+            matrix_done.add(noise)
+            top = representative_run(subset, level=_shown_level(subset))
+            arrays = read_npz(results, top["run_id"], "noise")
+            if arrays is None or "transition" not in arrays:
+                add(f"{where}: no noise.npz for {top['run_id']}.")
+            else:
+                transitions[f"{noise}, γ = {float(top['level']):g}"] = arrays["transition"]
+    if transitions:
+        writer.save(writer.stem("noise_matrix", dataset=dataset),
+                    f"{dataset}: realized transition matrix of each noise kind",
+                    outputs.noise_matrix(transitions, class_names=class_names,
+                                                 dataset=dataset))
+
+
+def _shown_level(runs: pd.DataFrame) -> float:
+    """The nonzero measured level nearest `GRID_LEVEL` (level 0 when it is the only one)."""
+    levels = sorted(float(v) for v in runs["level"].unique())
+    nonzero = [lv for lv in levels if lv > 0] or levels
+    return min(nonzero, key=lambda lv: abs(lv - GRID_LEVEL))
+
+
+def _val_policy(runs: pd.DataFrame) -> str | None:
+    if "val_policy" not in runs.columns:
+        return None
+    policies = runs["val_policy"].dropna().astype(str).unique()
+    return policies[0] if len(policies) == 1 else None
+
+
+def _prediction_grid(writer: _Writer, results: Results, subset: pd.DataFrame, dataset: str,
+                     noise: str, model: str) -> None:
+    level = _shown_level(subset)
+    run = representative_run(subset, level=level)
+    arrays = read_npz(results, run["run_id"], "predictions")
+    where = f"{dataset} · {noise} · {model}"
+    need = ("images", "probs", "y_true", "y_noisy")
+    if arrays is None or any(k not in arrays for k in need) or len(arrays["images"]) == 0:
+        writer.rendered.notes.append(f"{where}: no test images in {run['run_id']}; "
+                                     "no prediction grid.")
+        return
+    y_pred = np.argmax(arrays["probs"], axis=1)
+    writer.save(writer.stem("prediction_grid", dataset=dataset, noise=noise, model=model),
+                f"{where}: test predictions at γ = {level:g}",
+                outputs.prediction_grid(arrays["images"], arrays["y_true"],
+                                                arrays["y_noisy"], y_pred,
+                                                class_names=arrays.get("class_names"),
+                                                dataset=dataset, model=model, noise=noise,
+                                                level=level))

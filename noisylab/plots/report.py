@@ -1,0 +1,117 @@
+"""``report.html``: one self-contained page with the summary table, the notes and every figure.
+
+Figures are embedded as base64 PNGs, so the page opens offline and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+table { border-collapse: collapse; font-size: 0.8rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+th { background: #f4f4f4; position: sticky; top: 0; }
+td:nth-child(-n+4), th:nth-child(-n+4) { text-align: left; }
+.notes { background: #fff7e0; border-left: 4px solid #E69F00; padding: 0.5rem 1rem; }
+.scroll { overflow-x: auto; max-height: 32rem; }
+figure { margin: 1rem 0; } img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85rem; color: #555; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; font-size: 0.85rem; }
+dt { font-weight: 600; }
+"""
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure for the report: a file stem, a caption and its PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+def _summary_table(summary: pd.DataFrame) -> str:
+    if summary.empty:
+        return "<p>No finished runs yet.</p>"
+    table = summary.copy()
+    keep = [c for c in table.columns if not c.endswith("_std")]
+    for column in [c for c in table.columns if c.endswith("_mean")]:
+        metric = column[: -len("_mean")]
+        std = table.get(f"{metric}_std")
+
+        def cell(mean, sd):
+            if pd.isna(mean):
+                return "–"
+            return f"{mean:.3f}" if sd is None or pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+        table[column] = [cell(m, None if std is None else s)
+                         for m, s in zip(table[column], std if std is not None
+                                         else [None] * len(table), strict=True)]
+    table = table[keep].rename(columns=lambda c: c[: -len("_mean")] if c.endswith("_mean") else c)
+    return table.to_html(index=False, border=0, float_format=lambda v: f"{v:g}", escape=True)
+
+
+def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFigure],
+                 notes: Sequence[str] = (), metadata: Mapping | None = None,
+                 config: Mapping | None = None) -> str:
+    """The HTML text of a self-contained report.
+
+    Parameters
+    ----------
+    name : str
+        The results folder's name, used as the page title.
+    summary : DataFrame
+        The summary table (``M_mean``/``M_std`` columns are shown as "mean ± std").
+    figures : sequence of ReportFigure
+        Figures in page order.
+    notes : sequence of str
+        Notes about missing or partial results, shown at the top.
+    metadata, config : mapping, optional
+        ``metadata.json`` and a few config keys, shown as a definition list.
+    """
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>noisylab report — {esc(name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>noisylab report — {esc(name)}</h1>",
+    ]
+    facts: dict[str, object] = {}
+    for key in ("name", "seed", "datasets", "noise", "levels", "repeats", "models", "val"):
+        if config and key in config:
+            value = config[key]
+            facts[f"config {key}"] = (", ".join(map(str, value))
+                                      if isinstance(value, (list, tuple)) else value)
+    for key, value in (metadata or {}).items():
+        if not isinstance(value, (dict, list)):
+            facts[str(key)] = value
+    if facts:
+        parts.append("<dl>")
+        parts.extend(f"<dt>{esc(k)}</dt><dd>{esc(str(v))}</dd>" for k, v in facts.items())
+        parts.append("</dl>")
+    if notes:
+        parts.append('<div class="notes"><strong>Notes</strong><ul>')
+        parts.extend(f"<li>{esc(n)}</li>" for n in notes)
+        parts.append("</ul></div>")
+    parts.append("<h2>Summary (mean ± std over repeats)</h2>")
+    parts.append(f'<div class="scroll">{_summary_table(summary)}</div>')
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for fig in figures:
+        data = base64.b64encode(fig.png).decode("ascii")
+        parts.append(
+            f'<figure id="{esc(fig.name)}"><img alt="{esc(fig.caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{esc(fig.name)}: '
+            f"{esc(fig.caption)}</figcaption></figure>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
