@@ -1,0 +1,159 @@
+"""``noisylab sweep``: train one model per grid point and write ``results/<name>/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from noisylab.cli._common import user_errors
+
+_TABLE_METRICS = (
+    ("test_accuracy", "test acc"),
+    ("test_f1", "test F1"),
+    ("test_f1_noisy", "F1 noisy"),
+    ("train_acc_noisy", "fit noisy"),
+    ("train_acc_true", "fit true"),
+    ("detection_auroc", "AUROC"),
+)
+
+
+def _make_progress(console):
+    """A `noisylab.sweep.Progress` that drives one rich progress bar over the runs."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from noisylab.sweep import Progress as SweepProgress
+
+    class BarProgress(SweepProgress):
+        def __init__(self):
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[epoch]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+            self.task = None
+            self.done = 0
+            self.epochs = 1
+
+        def sweep_started(self, *, total, skipped, folder):
+            if skipped:
+                console.print(f"{skipped} finished runs in {folder} are kept (use --force to "
+                              "redo them)")
+            self.bar.start()
+            self.task = self.bar.add_task("runs", total=max(total, 1) if total else 0,
+                                          epoch="")
+
+        def phase(self, text):
+            self.bar.update(self.task, description=text)
+
+        def run_started(self, run, *, index, total, epochs):
+            self.epochs = max(epochs, 1)
+            self.bar.update(self.task, description=run.run_id, epoch=f"epoch 0/{epochs}")
+
+        def epoch_end(self, run, epoch, logs):
+            # Fractional progress inside a run keeps the ETA moving between runs.
+            self.bar.update(self.task, completed=self.done + min(epoch / self.epochs, 0.99),
+                            epoch=f"epoch {epoch}/{self.epochs}")
+
+        def run_finished(self, run, row):
+            self.done += 1
+            self.bar.update(self.task, completed=self.done)
+
+        def stop(self):
+            if self.task is not None:
+                self.bar.update(self.task, description="runs", epoch="")
+            self.bar.stop()
+
+    return BarProgress()
+
+
+def _summary_table(summary_csv: Path):
+    import pandas as pd
+    from rich.table import Table
+
+    table = Table(title=f"summary ({summary_csv})")
+    for name in ("dataset", "noise", "model", "level", "n"):
+        table.add_column(name, justify="right" if name in ("level", "n") else "left")
+    for _, label in _TABLE_METRICS:
+        table.add_column(label, justify="right")
+    frame = pd.read_csv(summary_csv)
+    for _, row in frame.iterrows():
+        cells = [str(row["dataset"]), str(row["noise"]), str(row["model"]),
+                 f"{row['level']:.3f}", str(int(row["n_runs"]))]
+        for metric, _ in _TABLE_METRICS:
+            mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+            cells.append("-" if pd.isna(mean) else
+                         f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}")
+        table.add_row(*cells)
+    return table
+
+
+@click.command("sweep")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML sweep config (see configs/); options below override it.")
+@click.option("--dataset", help="Dataset(s), comma-separated: digits, a prepared name or an "
+              "HDF5 path.")
+@click.option("--noise", help="Noise kind(s), comma-separated, e.g. random,flip.")
+@click.option("--levels", help="Levels as start:stop:step (stop included) or a list 0,0.2,0.4.")
+@click.option("--repeats", type=int, help="Repeats per grid point (>= 1).")
+@click.option("--model", help="Model(s), comma-separated, e.g. seed-cnn.")
+@click.option("--epochs", type=int, help="Maximum epochs per run.")
+@click.option("--patience", type=int, help="Early-stopping patience (epochs).")
+@click.option("--batch-size", type=int, help="Batch size.")
+@click.option("--lr", type=float, help="Adam learning rate.")
+@click.option("--val", help="Validation policy: clean (split the clean test set 50/50) or "
+              "noisy (hold out part of the noisy training set).")
+@click.option("--subset", type=int, help="Stratified subsample of N training images.")
+@click.option("--seed", type=int, help="Root seed of every run's seeds.")
+@click.option("--deterministic/--no-deterministic", default=None,
+              help="TensorFlow op determinism (slower, bit-reproducible).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Results folder (default results/<config name>).")
+@click.option("--force", is_flag=True, help="Redo runs already finished in --out.")
+@user_errors
+def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience, batch_size,
+          lr, val, subset, seed, deterministic, out, force):
+    """Train a fresh model per dataset x noise x level x repeat x model and record metrics.
+
+    With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
+    CPU cores). A rerun of the same command resumes; a different config needs another --out.
+    """
+    import os
+
+    from rich.console import Console
+
+    from noisylab.config import default_config, load_config, resolve
+    from noisylab.sweep import plan_sweep, run_sweep
+
+    # TensorFlow's C++ start-up chatter would break the progress bar; warnings still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    base = load_config(config_path) if config_path else default_config()
+    config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
+                     models=model, epochs=epochs, patience=patience, batch_size=batch_size,
+                     learning_rate=lr, val=val, subset=subset, seed=seed,
+                     deterministic=deterministic)
+    # Every check happens here, before the results folder exists.
+    plan = plan_sweep(config, out, force=force)
+    err = Console(stderr=True)
+    progress = _make_progress(err)
+    try:
+        result = run_sweep(plan.config, plan.folder.path, force=force, progress=progress,
+                           plan=plan)
+    except KeyboardInterrupt:
+        progress.stop()
+        click.echo(f"interrupted: finished runs are recorded in {plan.folder.runs_csv}; run the "
+                   "same command again to resume", err=True)
+        raise SystemExit(130) from None
+    progress.stop()
+    out_console = Console()
+    if not out_console.is_terminal:
+        out_console = Console(width=140)
+    out_console.print(_summary_table(result.summary_csv))
+    click.echo(f"{result.n_done} runs done, {result.n_skipped} kept, in {result.seconds:.0f} s")
+    click.echo(f"runs: {result.runs_csv}")

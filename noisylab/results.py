@@ -1,0 +1,414 @@
+"""The results folder of a sweep: layout, CSV schema, atomic writes, metadata and resume rules.
+
+Layout of ``results/<name>/`` (the contract with ``noisylab plot``)::
+
+    config.yaml                 fully resolved SweepConfig
+    metadata.json               versions, git commit, device, host, start time (+ every session)
+    runs.csv                    one row per finished run (RUN_COLUMNS), appended atomically
+    summary.csv                 mean/std/count per (dataset, noise, level, model)
+    runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
+    runs/<run_id>/predictions.npz   probs, y_true, y_noisy, test_index, images, class_names
+    runs/<run_id>/noise.npz     transition, corrupted, noisy_labels, train_index
+    cache/                      penultimate features for concentrated noise (``features: model``)
+
+A run's files are written before its ``runs.csv`` row, each file atomically (temporary file in the
+same folder, flush, fsync, ``os.replace``), so a crash leaves at most an orphan ``runs/<run_id>/``
+folder without a row, which the next start overwrites.
+
+This module knows nothing of the sweep: `noisylab.sweep` imports it, never the other way round.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
+from noisylab.errors import NoisylabError
+
+#: runs.csv columns, in order.
+RUN_COLUMNS = (
+    "run_id", "config_hash", "dataset", "noise", "level", "repeat", "model", "val_policy",
+    "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
+    "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
+    "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap",
+    "best_epoch", "epochs", "train_seconds", "images_per_second",
+)
+#: Columns that measure time and so differ between otherwise identical runs.
+TIMING_COLUMNS = ("train_seconds", "images_per_second")
+#: Metrics averaged in summary.csv.
+SUMMARY_METRICS = (
+    "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy", "train_acc_noisy",
+    "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate",
+)
+SUMMARY_KEYS = ("dataset", "noise", "level", "model")
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+#: How many test images predictions.npz keeps for the plots.
+N_IMAGES = 64
+
+_TMP_SUFFIX = ".tmp"
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writes
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str = "wb"):
+    """Open a temporary file next to ``path``; on success fsync and move it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
+    try:
+        # mkstemp makes 0600 files; results are meant to be shared like any other file.
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # KeyboardInterrupt included: never leave a temporary file behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, replace)."""
+    with _atomic(Path(path)) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """`numpy.savez` to ``path`` atomically (uncompressed, no pickled objects)."""
+    with _atomic(Path(path)) as fh:
+        np.savez(fh, **arrays)
+
+
+def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """`numpy.save` to ``path`` atomically."""
+    with _atomic(Path(path)) as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def remove_temp_files(folder: str | os.PathLike) -> int:
+    """Delete temporary files left by a killed process under ``folder``; return how many."""
+    count = 0
+    for tmp in Path(folder).rglob(f".*{_TMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV formatting
+
+def format_value(value: Any) -> str:
+    """One CSV cell: floats round-trip exactly (``repr``), NaN is ``nan``, None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return "nan" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def format_row(row: Mapping[str, Any], columns: Iterable[str]) -> str:
+    """A CSV line (with its newline) of ``row``'s values in ``columns`` order."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([format_value(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def history_csv(history: Mapping[str, list[float]]) -> str:
+    """history.csv text: ``epoch`` (1-based) then the known columns, then any others."""
+    keys = [k for k in HISTORY_COLUMNS[1:] if k in history]
+    keys += sorted(k for k in history if k not in HISTORY_COLUMNS)
+    n = max((len(history[k]) for k in keys), default=0)
+    lines = [format_row({"epoch": "epoch", **{k: k for k in keys}}, ["epoch", *keys])]
+    for i in range(n):
+        row = {"epoch": i + 1}
+        row.update({k: history[k][i] if i < len(history[k]) else None for k in keys})
+        lines.append(format_row(row, ["epoch", *keys]))
+    return "".join(lines)
+
+
+def summarize(runs):
+    """summary.csv's table from runs.csv's: one row per (dataset, noise, level, model).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        With at least `SUMMARY_KEYS` and `SUMMARY_METRICS` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, noise, level, model, n_runs`` and ``M_mean, M_std`` per metric (std with
+        ddof=1, NaN for a single run), sorted by dataset, noise, model, level.
+    """
+    import pandas as pd
+
+    columns = [*SUMMARY_KEYS, "n_runs"]
+    for m in SUMMARY_METRICS:
+        columns += [f"{m}_mean", f"{m}_std"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    table = runs[list(SUMMARY_KEYS)].copy()
+    for m in SUMMARY_METRICS:
+        table[m] = pd.to_numeric(runs[m], errors="coerce")
+    grouped = table.groupby(list(SUMMARY_KEYS), sort=False)
+    stats = grouped[list(SUMMARY_METRICS)].agg(["mean", "std"])  # pandas' std has ddof=1
+    stats.columns = [f"{m}_{s}" for m, s in stats.columns]
+    out = stats.join(grouped.size().rename("n_runs"))
+    out = out.reset_index().sort_values(["dataset", "noise", "model", "level"], kind="stable")
+    return out[columns].reset_index(drop=True)
+
+
+def read_runs(path: str | os.PathLike):
+    """runs.csv as a DataFrame (empty with the schema's columns when the file is absent)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return pd.read_csv(path, keep_default_na=True, dtype={"run_id": str, "config_hash": str})
+
+
+# ---------------------------------------------------------------------------------------------
+# metadata
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "unknown"
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def environment(*, device: str = "unknown") -> dict[str, Any]:
+    """What produced the results: versions, git commit, device, host and start time.
+
+    Reads versions from package metadata, so it never imports TensorFlow; the caller passes the
+    device it knows of.
+    """
+    from noisylab import __version__
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return {
+        "noisylab_version": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": _version("keras"),
+        "backend": backend,
+        "backend_version": _version(backend if backend != "torch" else "torch"),
+        "tensorflow": _version("tensorflow"),
+        "device": device,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "start_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the folder
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        if path.parent == path:
+            break
+        path = path.parent
+    return path
+
+
+def check_writable(out: str | os.PathLike) -> None:
+    """Refuse an output folder that cannot be created or written, creating nothing.
+
+    Raises
+    ------
+    NoisylabError
+        When ``out`` or its nearest existing ancestor is a file, or is not writable.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NoisylabError(f"output folder {out} exists and is not a folder")
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise NoisylabError(f"output folder {out} cannot be created: {base} is not a folder")
+    # os.access is not enough (root ignores permission bits; read-only mounts): probe for real.
+    try:
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".noisylab-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise NoisylabError(
+            f"output folder {out} is not writable ({base}: {exc.strerror})") from None
+
+
+class ResultsFolder:
+    """The files of one sweep's results folder.
+
+    Parameters
+    ----------
+    path : path-like
+        ``results/<name>``; nothing is created until `create` is called.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    config_file = property(lambda self: self.path / "config.yaml")
+    metadata_file = property(lambda self: self.path / "metadata.json")
+    runs_csv = property(lambda self: self.path / "runs.csv")
+    summary_csv = property(lambda self: self.path / "summary.csv")
+    cache_dir = property(lambda self: self.path / "cache")
+
+    def run_dir(self, run_id: str) -> Path:
+        """``runs/<run_id>/``."""
+        return self.path / "runs" / run_id
+
+    # -- checks, before anything is written ----------------------------------------------
+
+    def check(self, config: SweepConfig) -> None:
+        """Refuse a folder that is unwritable or holds another config; create nothing.
+
+        The rule: a folder belongs to one config hash. ``--force`` reruns that config's runs,
+        but never overwrites another config's results: pick another ``--out`` (or delete it).
+        """
+        check_writable(self.path)
+        if not self.path.exists():
+            return
+        wanted = config_hash(config)
+        if self.config_file.is_file():
+            try:
+                found = config_hash(load_config(self.config_file))
+            except NoisylabError as exc:
+                raise NoisylabError(
+                    f"{self.path} holds an unreadable config.yaml ({exc}); use another --out"
+                ) from None
+            if found != wanted:
+                raise NoisylabError(
+                    f"{self.path} holds a different config (hash {found}, this one {wanted}); "
+                    "use another --out or delete that folder")
+        elif any(p for p in self.path.iterdir() if not p.name.startswith(".")):
+            raise NoisylabError(
+                f"{self.path} is not empty and holds no config.yaml; use another --out")
+        hashes = set(read_runs(self.runs_csv)["config_hash"].dropna().astype(str))
+        if hashes - {wanted}:
+            raise NoisylabError(
+                f"{self.runs_csv} holds runs of another config (hash "
+                f"{sorted(hashes - {wanted})[0]}, this one {wanted}); use another --out")
+
+    def finished(self, config: SweepConfig) -> set[str]:
+        """run_ids already in runs.csv under this config's hash."""
+        runs = read_runs(self.runs_csv)
+        if runs.empty:
+            return set()
+        mine = runs[runs["config_hash"].astype(str) == config_hash(config)]
+        return set(mine["run_id"].astype(str))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def create(self, config: SweepConfig, *, device: str = "unknown") -> None:
+        """Create the folder, clear temporary files of a killed run, write config and metadata.
+
+        metadata.json keeps the first session's fields at the top level and lists every session
+        (start time, git commit, host, versions) under ``sessions``.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(self.path)
+        if not self.config_file.is_file():
+            atomic_write_text(self.config_file, to_yaml(config))
+        env = environment(device=device)
+        meta: dict[str, Any] = {}
+        if self.metadata_file.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                meta = json.loads(self.metadata_file.read_text(encoding="utf-8"))
+        if not meta:
+            meta = {**env, "config_hash": config_hash(config)}
+        meta.setdefault("sessions", []).append(env)
+        atomic_write_text(self.metadata_file, json.dumps(meta, indent=2) + "\n")
+
+    def write_run_files(self, run_id: str, *, history: Mapping[str, list[float]],
+                        predictions: Mapping[str, np.ndarray],
+                        noise: Mapping[str, np.ndarray]) -> Path:
+        """Write ``runs/<run_id>/`` (history.csv, predictions.npz, noise.npz), each atomically."""
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "history.csv", history_csv(history))
+        atomic_save_npz(folder / "predictions.npz", **predictions)
+        atomic_save_npz(folder / "noise.npz", **noise)
+        return folder
+
+    def append_row(self, row: Mapping[str, Any]) -> None:
+        """Add one run's row to runs.csv atomically, replacing an older row with its run_id.
+
+        Earlier rows are copied byte for byte; the whole file is rewritten to a temporary file and
+        moved into place, so a reader never sees half a row.
+        """
+        missing = [c for c in RUN_COLUMNS if c not in row]
+        if missing:
+            raise KeyError(f"runs.csv row misses columns: {', '.join(missing)}")
+        header = format_row({c: c for c in RUN_COLUMNS}, RUN_COLUMNS)
+        lines = [header]
+        if self.runs_csv.is_file():
+            old = self.runs_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+            if old and old[0] != header:
+                raise NoisylabError(
+                    f"{self.runs_csv} has other columns than this noisylab version writes; "
+                    "use another --out")
+            prefix = f"{row['run_id']},"
+            lines += [line for line in old[1:] if line.strip() and not line.startswith(prefix)]
+        lines.append(format_row(row, RUN_COLUMNS))
+        atomic_write_text(self.runs_csv, "".join(lines))
+
+    def write_summary(self) -> Path:
+        """Recompute summary.csv from runs.csv (atomically)."""
+        table = summarize(read_runs(self.runs_csv))
+        atomic_write_text(self.summary_csv, table.to_csv(index=False, na_rep="nan"))
+        return self.summary_csv

@@ -1,0 +1,134 @@
+"""Expand a `SweepConfig` into runs, each with its own named seed streams.
+
+Seeds come from `numpy.random.SeedSequence` with entropy ``(root seed, dataset, noise, level,
+repeat)``; strings and the level are turned into integers with SHA-256 (never Python's ``hash``,
+which changes with ``PYTHONHASHSEED``). One child stream per purpose — split, noise, model init —
+so that, e.g., changing the model does not change which labels get corrupted. A run's seeds do not
+depend on the rest of the grid: adding a level or a repeat leaves the other runs' seeds unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noisylab.config import SweepConfig
+
+#: The purposes, in the order of `SeedSequence.spawn`; never reorder (it would change every seed).
+STREAMS = ("split", "noise", "model")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the grid.
+
+    Attributes
+    ----------
+    run_id : str
+        ``f"{dataset}-{noise}-{level:.3f}-r{repeat}-{model}"``, filesystem-safe.
+    dataset : str
+        As given in the config (a name or a path).
+    dataset_name : str
+        Short name: the name itself, or the file stem of a path.
+    noise : str
+    level : float
+    repeat : int
+        From 0.
+    model : str
+    seed_split, seed_noise, seed_model : int
+        Seeds (< 2**32) of the split, noise and model-init streams.
+    """
+
+    run_id: str
+    dataset: str
+    dataset_name: str
+    noise: str
+    level: float
+    repeat: int
+    model: str
+    seed_split: int
+    seed_noise: int
+    seed_model: int
+
+
+def stable_int(value: str | float | int) -> int:
+    """A 32-bit integer from a string or number, the same in every process and platform."""
+    if isinstance(value, float):
+        text = f"{value:.10f}"
+    else:
+        text = str(value)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "little")
+
+
+def run_seeds(root: int, *parts: str | float | int) -> dict[str, int]:
+    """The seed of each stream in `STREAMS` for one run.
+
+    Parameters
+    ----------
+    root : int
+        The sweep's root seed.
+    *parts
+        What identifies the run, e.g. ``(dataset, noise, level, repeat)``.
+
+    Returns
+    -------
+    dict
+        ``{"split": int, "noise": int, "model": int}``, each in [0, 2**32).
+    """
+    seq = np.random.SeedSequence([int(root)] + [stable_int(p) for p in parts])
+    children = seq.spawn(len(STREAMS))
+    return {name: int(child.generate_state(1, dtype=np.uint32)[0])
+            for name, child in zip(STREAMS, children, strict=True)}
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def short_name(dataset: str) -> str:
+    """A dataset's short, filesystem-safe name: the file stem for paths, else the name."""
+    if "/" in dataset or "\\" in dataset or dataset.endswith((".h5", ".hdf5")):
+        dataset = Path(dataset).stem
+    return _UNSAFE.sub("_", dataset).strip("_") or "dataset"
+
+
+def make_run_id(dataset_name: str, noise: str, level: float, repeat: int, model: str) -> str:
+    """``f"{dataset}-{noise}-{level:.3f}-r{repeat}-{model}"`` with unsafe characters replaced."""
+    raw = f"{dataset_name}-{noise}-{level:.3f}-r{repeat}-{model}"
+    return _UNSAFE.sub("_", raw)
+
+
+def expand(config: SweepConfig) -> list[Run]:
+    """All runs of the grid, ordered dataset, noise, model, repeat, level.
+
+    Levels vary fastest so that a partial sweep already covers a whole curve.
+    Seeds do not depend on the model, so two models at the same grid point see the same split,
+    the same corrupted labels and the same initialisation seed.
+    """
+    runs = []
+    for dataset in config.datasets:
+        name = short_name(dataset)
+        for noise in config.noise:
+            for model in config.models:
+                for repeat in range(config.repeats):
+                    for level in config.levels:
+                        seeds = run_seeds(config.seed, name, noise, float(level), repeat)
+                        runs.append(Run(
+                            run_id=make_run_id(name, noise, level, repeat, model),
+                            dataset=dataset, dataset_name=name, noise=noise,
+                            level=float(level), repeat=repeat, model=model,
+                            seed_split=seeds["split"], seed_noise=seeds["noise"],
+                            seed_model=seeds["model"],
+                        ))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        from noisylab.errors import NoisylabError
+
+        dup = sorted({i for i in ids if ids.count(i) > 1})[0]
+        raise NoisylabError(
+            f"two runs share the id {dup!r} (datasets with the same short name, or levels equal "
+            f"to 3 decimals); rename a dataset file or space the levels further apart")
+    return runs

@@ -1,0 +1,145 @@
+"""``noisylab sweep`` on the command line: bad input (one line, exit 2, no folder) and smoke."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from noisylab.cli import main
+from noisylab.results import RUN_COLUMNS, SUMMARY_METRICS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bad(tmp_path, *args, match):
+    out = tmp_path / "results" / "x"
+    result = CliRunner().invoke(main, ["sweep", *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ") and match in lines[0], lines[0]
+    assert not (tmp_path / "results").exists()
+    return lines[0]
+
+
+def test_unknown_noise_lists_valid_kinds(tmp_path):
+    _bad(tmp_path, "--noise", "random,gaussian",
+         match="unknown noise kind 'gaussian' for a sweep; valid: random, symmetric, flip")
+
+
+def test_unknown_dataset_lists_valid_names(tmp_path):
+    _bad(tmp_path, "--dataset", "imagenet", match="unknown dataset 'imagenet'")
+    line = _bad(tmp_path, "--dataset", "imagenet", match="digits")
+    assert "mnist" in line
+
+
+def test_unknown_model_lists_valid_names(tmp_path):
+    _bad(tmp_path, "--model", "resnet50", match="unknown model 'resnet50'; valid: seed-cnn")
+
+
+@pytest.mark.parametrize("levels, match", [
+    ("0:1.5:0.5", "level must be in [0, 1], got 1.5"),
+    ("0,0.5,2", "got 2"),
+    ("-0.1", "got -0.1"),
+    ("0:0.9", "'0:0.9'"),
+    ("a,b", "'a,b'"),
+])
+def test_bad_levels(tmp_path, levels, match):
+    _bad(tmp_path, "--levels", levels, match=match)
+
+
+def test_repeats_below_one(tmp_path):
+    _bad(tmp_path, "--repeats", "0", match="repeats must be an integer >= 1, got 0")
+
+
+def test_bad_val_and_subset(tmp_path):
+    _bad(tmp_path, "--val", "test", match="val must be one of clean, noisy, got 'test'")
+    _bad(tmp_path, "--subset", "100000", match="subset must be at most the training set size")
+
+
+def test_invalid_hdf5(tmp_path):
+    path = tmp_path / "broken.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = np.zeros((4, 8, 8, 1), dtype=np.uint8)   # no labels
+    line = _bad(tmp_path, "--dataset", str(path), match="broken.h5")
+    assert "labels" in line
+    path.write_bytes(b"not hdf5 at all")
+    _bad(tmp_path, "--dataset", str(path), match="broken.h5")
+
+
+def test_unwritable_out(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for out in (a_file / "r", Path("/proc/noisylab-test/r")):
+        result = CliRunner().invoke(main, ["sweep", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert "output folder" in result.output
+    assert not Path("/proc/noisylab-test").exists()
+
+
+def test_config_file_errors(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("levels: 0:0.5:0.1\nrepeat: 3\n")
+    _bad(tmp_path, "--config", str(cfg), match="unknown key 'repeat'")
+
+
+def test_different_config_in_same_folder(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "config.yaml").write_text("name: other\nseed: 7\n")
+    result = CliRunner().invoke(main, ["sweep", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "holds a different config" in result.output and "another --out" in result.output
+
+
+def test_help_does_not_import_keras():
+    code = ("import sys; from noisylab.cli import main\n"
+            "try:\n    main(['sweep', '--help'])\nexcept SystemExit: pass\n"
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_smoke_config_end_to_end(tmp_path):
+    out = tmp_path / "smoke"
+    proc = subprocess.run(
+        [sys.executable, "-m", "noisylab", "sweep", "--config", str(ROOT / "configs/smoke.yaml"),
+         "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"runs: {out / 'runs.csv'}" in proc.stdout
+    assert "test acc" in proc.stdout            # the summary table
+    for name in ("config.yaml", "metadata.json", "runs.csv", "summary.csv"):
+        assert (out / name).is_file(), name
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs.columns[: len(RUN_COLUMNS)]) == list(RUN_COLUMNS)
+    assert len(runs) == 2 and runs["run_id"].is_unique
+    assert runs["level"].tolist() == [0.0, 0.5]
+    assert runs[["test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
+                 "train_acc_noisy", "train_acc_true"]].notna().all().all()
+    assert runs["test_accuracy"].between(0, 1).all() and (runs["epochs"] <= 2).all()
+    assert (runs["n_train"] == 300).all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert [f"{m}_mean" for m in SUMMARY_METRICS] == [c for c in summary if c.endswith("_mean")]
+    for run_id in runs["run_id"]:
+        folder = out / "runs" / run_id
+        hist = pd.read_csv(folder / "history.csv")
+        assert hist.columns[:5].tolist() == ["epoch", "loss", "accuracy", "val_loss",
+                                             "val_accuracy"]
+        pred = np.load(folder / "predictions.npz")
+        assert pred["probs"].shape == (len(pred["y_true"]), 10)
+        np.testing.assert_allclose(pred["probs"].sum(axis=1), 1.0, rtol=1e-4)
+        assert set(np.load(folder / "noise.npz").files) >= {"transition", "corrupted",
+                                                            "noisy_labels"}
+    # again: everything is kept
+    again = subprocess.run(
+        [sys.executable, "-m", "noisylab", "sweep", "--config", str(ROOT / "configs/smoke.yaml"),
+         "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0 and "0 runs done, 2 kept" in again.stdout

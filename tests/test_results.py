@@ -1,0 +1,141 @@
+"""Results folder: atomic writes, CSV rows, summary, metadata, writability checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisylab.config import SweepConfig, config_hash, resolve
+from noisylab.errors import NoisylabError
+from noisylab.results import (
+    RUN_COLUMNS,
+    SUMMARY_METRICS,
+    ResultsFolder,
+    atomic_write_text,
+    check_writable,
+    format_value,
+    history_csv,
+    remove_temp_files,
+    summarize,
+)
+
+
+def _row(run_id="a", level=0.1, acc=0.9, h="h"):
+    row = {c: 0 for c in RUN_COLUMNS}
+    row.update(run_id=run_id, config_hash=h, dataset="digits", noise="random", level=level,
+               model="m", val_policy="clean", test_accuracy=acc, detection_auroc=float("nan"))
+    return row
+
+
+def test_atomic_write_leaves_no_temp_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "f.txt"
+    atomic_write_text(target, "old")
+
+    def boom(*a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_remove_temp_files(tmp_path):
+    (tmp_path / "runs" / "x").mkdir(parents=True)
+    (tmp_path / "runs" / "x" / ".noise.npz.abc.tmp").write_text("half")
+    (tmp_path / "keep.csv").write_text("x")
+    assert remove_temp_files(tmp_path) == 1
+    assert (tmp_path / "keep.csv").exists()
+
+
+def test_format_value_round_trips():
+    assert format_value(0.1) == "0.1"
+    assert float(format_value(1 / 3)) == 1 / 3
+    assert format_value(float("nan")) == "nan"
+    assert format_value(np.int64(3)) == "3" and format_value(None) == ""
+
+
+def test_append_row_replaces_same_id_and_keeps_other_bytes(tmp_path):
+    folder = ResultsFolder(tmp_path)
+    folder.append_row(_row("a", 0.0))
+    folder.append_row(_row("b", 0.5))
+    first = folder.runs_csv.read_text().splitlines(keepends=True)
+    folder.append_row(_row("a", 0.0, acc=0.5))
+    lines = folder.runs_csv.read_text().splitlines(keepends=True)
+    assert lines[:1] + lines[1:2] == first[:1] + first[2:3]
+    runs = pd.read_csv(folder.runs_csv)
+    assert runs["run_id"].tolist() == ["b", "a"] and runs["test_accuracy"].tolist() == [0.9, 0.5]
+    assert math.isnan(runs["detection_auroc"][0])
+    with pytest.raises(KeyError, match="misses columns"):
+        folder.append_row({"run_id": "c"})
+
+
+def test_summary_groups_sorts_and_uses_ddof_1():
+    rows = [_row(f"r{i}", level, acc) for i, (level, acc) in enumerate(
+        [(0.5, 0.6), (0.0, 0.9), (0.5, 0.8), (0.0, 0.95)])]
+    rows.append({**_row("x", 0.0, 0.7), "noise": "flip"})
+    table = summarize(pd.DataFrame(rows))
+    assert table[["noise", "level"]].values.tolist() == [["flip", 0.0], ["random", 0.0],
+                                                         ["random", 0.5]]
+    assert table["n_runs"].tolist() == [1, 2, 2]
+    assert table["test_accuracy_mean"].tolist()[2] == pytest.approx(0.7)
+    assert table["test_accuracy_std"].tolist()[2] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert math.isnan(table["test_accuracy_std"][0])
+    for m in SUMMARY_METRICS:
+        assert f"{m}_mean" in table and f"{m}_std" in table
+    assert list(summarize(pd.DataFrame(columns=list(RUN_COLUMNS))).columns[:5]) == [
+        "dataset", "noise", "level", "model", "n_runs"]
+
+
+def test_history_csv():
+    text = history_csv({"loss": [1.0, 0.5], "val_accuracy": [0.1, 0.2], "extra": [3, 4]})
+    lines = text.splitlines()
+    assert lines[0] == "epoch,loss,val_accuracy,extra" and lines[2].startswith("2,0.5,")
+
+
+def test_create_writes_config_and_metadata_then_appends_sessions(tmp_path):
+    cfg = SweepConfig(name="x", levels=(0.0,))
+    folder = ResultsFolder(tmp_path / "r")
+    folder.check(cfg)
+    assert not folder.path.exists()
+    folder.create(cfg, device="CPU")
+    meta = json.loads(folder.metadata_file.read_text())
+    for key in ("noisylab_version", "git_commit", "python", "numpy", "keras", "backend",
+                "device", "host", "start_time"):
+        assert meta[key], key
+    assert meta["config_hash"] == config_hash(cfg)
+    assert len(meta["git_commit"]) == 40 or meta["git_commit"] == "unknown"
+    folder.create(cfg, device="CPU")
+    assert len(json.loads(folder.metadata_file.read_text())["sessions"]) == 2
+    folder.check(cfg)
+    with pytest.raises(NoisylabError, match=r"holds a different config \(hash "):
+        folder.check(resolve(cfg, seed=3))
+
+
+def test_check_writable(tmp_path):
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    with pytest.raises(NoisylabError, match="exists and is not a folder"):
+        check_writable(a_file)
+    with pytest.raises(NoisylabError, match="is not a folder"):
+        check_writable(a_file / "sub" / "r")
+    check_writable(tmp_path / "new" / "deeper")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through permission bits")
+def test_check_writable_read_only(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(NoisylabError, match="not writable"):
+            check_writable(ro / "r")
+    finally:
+        ro.chmod(0o700)
