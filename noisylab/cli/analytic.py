@@ -1,0 +1,157 @@
+"""`noisylab analytic`: the K-NN plurality model's accuracy curves, as a CSV and a plot."""
+
+from __future__ import annotations
+
+import click
+
+from noisylab.cli._common import user_errors
+
+_KINDS = ("random", "symmetric", "flip", "confusion", "concentrated")
+
+
+def _parse_ks(text: str) -> list[int]:
+    from noisylab.errors import NoisylabError
+
+    try:
+        ks = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise NoisylabError(f"--k must be a comma list of integers >= 1, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise NoisylabError(f"--k must be a comma list of integers >= 1, got {text!r}")
+    return ks
+
+
+def _parse_levels(text: str):
+    import numpy as np
+
+    from noisylab.errors import NoisylabError
+
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            levels = np.round(start + step * np.arange(count), 12)
+            levels = levels[levels <= stop + 1e-9]
+        else:
+            levels = np.array([float(v) for v in text.split(",") if v.strip()])
+    except ValueError:
+        raise NoisylabError(
+            f"--levels must be START:STOP:STEP or a comma list, got {text!r}"
+        ) from None
+    if levels.size == 0 or np.any((levels < 0) | (levels > 1)):
+        raise NoisylabError(f"--levels must lie in [0, 1], got {text!r}")
+    return levels
+
+
+def _load_matrix(path):
+    import numpy as np
+
+    from noisylab.errors import NoisylabError
+
+    try:
+        if str(path).endswith(".npy"):
+            return np.load(path, allow_pickle=False)
+        return np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise NoisylabError(f"cannot read matrix {path}: {exc}") from None
+
+
+def _load_softmax(path):
+    import numpy as np
+
+    from noisylab.errors import NoisylabError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = sorted(data.files)
+            if "probs" not in keys or "y_true" not in keys:
+                raise NoisylabError(
+                    f"{path} needs arrays 'probs' and 'y_true'; found: {', '.join(keys) or 'none'}"
+                )
+            probs, y_true = data["probs"], data["y_true"]
+    except (OSError, ValueError) as exc:
+        raise NoisylabError(f"cannot read softmax file {path}: {exc}") from None
+    if probs.ndim != 2 or y_true.shape != (probs.shape[0],):
+        raise NoisylabError(
+            f"{path}: 'probs' must be (n, L) and 'y_true' (n,), "
+            f"got {probs.shape} and {y_true.shape}"
+        )
+    return probs, y_true
+
+
+@click.command("analytic")
+@click.option("--noise", "kind", type=click.Choice(_KINDS), required=True, help="Noise model.")
+@click.option("--classes", "num_classes", type=int, default=None,
+              help="Number of classes L (inferred from --softmax when omitted).")
+@click.option("--k", "ks", default="1,5,25,51", show_default=True,
+              help="Comma list of K (neighbours).")
+@click.option("--levels", default="0:1:0.05", show_default=True,
+              help="START:STOP:STEP (inclusive) or a comma list of noise levels.")
+@click.option("--matrix", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Row-stochastic L x L matrix (.npy or .csv) for confusion / flip.")
+@click.option("--softmax", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="predictions.npz of a clean run (probs, y_true): the general case, eq. 2.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="analytic",
+              show_default=True, help="Folder for analytic.csv and analytic.png.")
+@user_errors
+def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
+    """Expected accuracy of the K-NN plurality model (Drory et al.) under label noise."""
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from noisylab.analytic import accuracy_table
+    from noisylab.errors import NoisylabError
+    from noisylab.plots.analytic import analytic_curves_figure
+
+    k_list = _parse_ks(ks)
+    level_arr = _parse_levels(levels)
+    probs = y_true = None
+    if softmax is not None:
+        probs, y_true = _load_softmax(softmax)
+        if num_classes is None:
+            num_classes = int(probs.shape[1])
+        elif probs.shape[1] != num_classes:
+            raise NoisylabError(
+                f"{softmax}: 'probs' has {probs.shape[1]} classes but --classes is {num_classes}"
+            )
+    if num_classes is None:
+        raise NoisylabError("--classes is required without --softmax")
+    mat = _load_matrix(matrix) if matrix is not None else None
+    table = accuracy_table(kind, level_arr, k_list, num_classes, matrix=mat,
+                           clean_probs=probs, true_labels=y_true)          # (levels, ks)
+    frame = pd.DataFrame({
+        "level": np.repeat(level_arr, len(k_list)),
+        "k": np.tile(np.asarray(k_list, dtype=np.int64), level_arr.size),
+        "accuracy": table.ravel(),
+    })
+    source = "clean softmax" if probs is not None else "perfectly learnable"
+    title = f"K-NN model: {kind} noise, L={num_classes}, {source}"
+    fig = analytic_curves_figure(frame, title=title)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = out / "analytic.csv", out / "analytic.png"
+    _atomic_write(csv_path, lambda fh: fh.write(frame.to_csv(index=False).encode()))
+    _atomic_write(png_path, lambda fh: fig.savefig(fh, format="png", dpi=150))
+    click.echo(f"wrote {csv_path} and {png_path}")
+
+
+def _atomic_write(path, write) -> None:
+    """Write through a temp file in the same folder, fsync, then os.replace."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
