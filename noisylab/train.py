@@ -1,0 +1,288 @@
+"""Train one model from scratch on one (noisy) label set and return a `TrainResult`; no files.
+
+The protocol: a fresh model from `noisylab.models` (never warm-started), Adam, sparse categorical
+cross-entropy on the softmax output, early stopping on the validation accuracy with the best
+epoch's weights restored (whether or not training stopped early), and, on request,
+ReduceLROnPlateau, augmentation, ``mixed_bfloat16`` and TensorFlow op determinism.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from noisylab.config import TrainOptions
+from noisylab.errors import NoisylabError
+from noisylab.models import build_model, check_model_name
+
+# Inference only: large batches amortise the per-batch overhead.
+_PREDICT_BATCH = 1024
+_HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (and ``learning_rate``), one value
+        per epoch run. ``accuracy`` is against the (noisy) training labels.
+    best_epoch : int
+        1-based epoch with the highest validation accuracy (the first one on ties); its weights
+        are the model's final weights.
+    epochs : int
+        Epochs actually run (<= ``options.epochs``).
+    test_probs : ndarray of shape (n_test, L), float32
+        Softmax on ``x_test`` with the restored weights.
+    train_probs : ndarray of shape (n_train, L), float32
+        Softmax on ``x_train`` (no augmentation, no dropout).
+    train_seconds : float
+        Wall time of ``fit`` only (training and per-epoch validation), in seconds.
+    images_per_second : float
+        ``n_train * epochs / train_seconds``.
+    model : keras.Model or None
+        The trained model when asked for with ``keep_model=True``.
+    """
+
+    history: dict[str, list[float]]
+    best_epoch: int
+    epochs: int
+    test_probs: np.ndarray
+    train_probs: np.ndarray
+    train_seconds: float
+    images_per_second: float
+    model: object | None = None
+
+
+class _BestWeights(keras.callbacks.Callback):
+    """Early stopping on validation accuracy that always restores the best epoch's weights.
+
+    Keras' own ``EarlyStopping(restore_best_weights=True)`` restores at the end of training in
+    Keras 3.15, but older versions restored only when they stopped early; this callback behaves the
+    same everywhere and reports the best epoch. Weights are copied only on improvement.
+    """
+
+    def __init__(self, patience: int, monitor: str = "val_accuracy"):
+        super().__init__()
+        self.patience = patience
+        self.monitor = monitor
+        self.best = -np.inf
+        self.best_epoch = 0  # 0-based
+        self.best_weights = None
+        self.wait = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "learning_rate" not in logs:
+            # The rate in effect during this epoch, so the history always records it.
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            raise RuntimeError(f"early stopping monitors {self.monitor!r}, missing from the logs")
+        if current > self.best:
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class _EpochHook(keras.callbacks.Callback):
+    def __init__(self, hook: Callable[[int, dict], None]):
+        super().__init__()
+        self.hook = hook
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.hook(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+
+def _check_options(options: TrainOptions) -> None:
+    check_model_name(options.model)
+    for field in ("epochs", "patience", "batch_size"):
+        value = getattr(options, field)
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise NoisylabError(f"train option {field} must be an integer >= 1, got {value!r}")
+    if not options.learning_rate > 0:
+        raise NoisylabError(f"learning_rate must be > 0, got {options.learning_rate!r}")
+
+
+def _check_data(x_train, y_train, x_val, y_val, x_test, num_classes: int) -> None:
+    if x_train.ndim != 4 or x_val.shape[1:] != x_train.shape[1:] or (
+        x_test.shape[1:] != x_train.shape[1:]
+    ):
+        raise NoisylabError(
+            "images must be (n, H, W, C) with the same (H, W, C) in every split, got "
+            f"train {x_train.shape}, val {x_val.shape}, test {x_test.shape}"
+        )
+    for split, x, y in (("train", x_train, y_train), ("val", x_val, y_val)):
+        if len(x) == 0:
+            raise NoisylabError(f"the {split} split is empty")
+        if y.shape != (len(x),):
+            raise NoisylabError(
+                f"{split} labels must have shape ({len(x)},), got {y.shape}"
+            )
+        if y.min() < 0 or y.max() >= num_classes:
+            raise NoisylabError(
+                f"{split} labels must be in [0, {num_classes}), got values in "
+                f"[{y.min()}, {y.max()}]"
+            )
+
+
+def _set_determinism(seed: int, deterministic: bool) -> None:
+    if not 0 <= seed < 2**32:
+        raise NoisylabError(f"seed must be in [0, 2**32), got {seed}")
+    # Seeds Python, NumPy and the backend; fit's shuffling and the layers' initialisers, dropout
+    # and augmentation all draw from it.
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Process-wide and not undone afterwards: it only removes nondeterministic kernels.
+        tf.config.experimental.enable_op_determinism()
+
+
+def train_model(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    x_test: np.ndarray,
+    *,
+    options: TrainOptions,
+    num_classes: int,
+    seed: int,
+    dataset_name: str | None = None,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    keep_model: bool = False,
+) -> TrainResult:
+    """Train a fresh model on one label set, stopping early on the validation accuracy.
+
+    Parameters
+    ----------
+    x_train : ndarray of shape (n_train, H, W, C)
+        Raw images (uint8 or float, values in [0, 255]); the model rescales them.
+    y_train : ndarray of shape (n_train,), int
+        Training labels, possibly noisy, in [0, num_classes).
+    x_val : ndarray of shape (n_val, H, W, C)
+    y_val : ndarray of shape (n_val,), int
+        Validation labels (clean or noisy, per the sweep's validation policy).
+    x_test : ndarray of shape (n_test, H, W, C)
+        Predicted once with the restored weights; its labels are never seen here.
+    options : TrainOptions
+        Model name, epochs, patience, batch size, learning rate and switches.
+    num_classes : int
+        L, the width of the softmax.
+    seed : int
+        Model seed in [0, 2**32): initialisation, data order, dropout and augmentation.
+    dataset_name : str, optional
+        Passed to `noisylab.models.build_model` (horizontal flips for CIFAR).
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, logs)`` after each epoch, ``epoch`` 1-based and ``logs``
+        a dict of floats (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ...).
+    keep_model : bool
+        Return the trained model in `TrainResult.model` (e.g. to extract features).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    NoisylabError
+        Unknown model, bad options, mismatched shapes, labels out of range or a seed out of range.
+    """
+    _check_options(options)
+    _check_data(x_train, y_train, x_val, y_val, x_test, num_classes)
+    seed = int(seed)
+
+    # Free the previous run's graphs and reset layer-name counters so a sweep's memory stays flat.
+    keras.backend.clear_session()
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        _set_determinism(seed, options.deterministic)
+        if options.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        model = build_model(
+            options.model,
+            input_shape=x_train.shape[1:],
+            num_classes=num_classes,
+            augment=options.augment,
+            dataset_name=dataset_name,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        best = _BestWeights(options.patience)
+        callbacks: list[keras.callbacks.Callback] = [best]
+        if options.reduce_lr:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss", factor=0.5, patience=max(1, options.patience // 2)
+                )
+            )
+        if on_epoch_end is not None:
+            callbacks.append(_EpochHook(on_epoch_end))
+
+        start = time.perf_counter()
+        fit = model.fit(
+            x_train,
+            y_train,
+            batch_size=options.batch_size,
+            epochs=options.epochs,
+            validation_data=(x_val, y_val),
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        train_seconds = time.perf_counter() - start
+
+        test_probs = _predict(model, x_test)
+        train_probs = _predict(model, x_train)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+    history = {
+        key: [float(v) for v in fit.history[key]] for key in _HISTORY_KEYS if key in fit.history
+    }
+    epochs = len(history["loss"])
+    return TrainResult(
+        history=history,
+        best_epoch=best.best_epoch + 1,
+        epochs=epochs,
+        test_probs=test_probs,
+        train_probs=train_probs,
+        train_seconds=train_seconds,
+        images_per_second=len(x_train) * epochs / train_seconds if train_seconds > 0 else 0.0,
+        model=model if keep_model else None,
+    )
+
+
+def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Softmax of shape (n, L), float32, in inference mode; (0, L) for an empty input.
+
+    Calls the model eagerly in large chunks instead of ``model.predict``: a fresh model per run
+    would retrace ``predict``'s graph every time (and TensorFlow warns about it), which costs more
+    than the forward pass on small data sets.
+    """
+    num_classes = model.output_shape[-1]
+    chunks = [
+        keras.ops.convert_to_numpy(
+            model(x[i : i + _PREDICT_BATCH].astype(np.float32, copy=False), training=False)
+        )
+        for i in range(0, len(x), _PREDICT_BATCH)
+    ]
+    if not chunks:
+        return np.zeros((0, num_classes), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
