@@ -1,33 +1,8 @@
 """The K-NN plurality model of accuracy under label noise (Drory, Avidan and Giryes).
 
-A prediction is the plurality label among K training neighbours whose noisy labels are drawn i.i.d.
-from q = (q_1..q_L). The prediction is right when the correct label has strictly more votes than
-every other label (ties are wrong), eq. 3 of the paper::
-
-    Q(q, K) = sum over (n_1..n_L), sum n = K, n_c > n_j for all j != c, of
-              K! / prod(n_j!) * prod(q_j ** n_j)
-
-Algorithm. Condition on the correct count ``n_c = n`` (a binomial weight) and let the other
-``m = K - n`` votes fall on the other classes with the renormalised probabilities ``p``::
-
-    Q = sum_n Bin(n; K, q_c) * H(n, K - n),   H(n, m) = P(every count of Multinomial(m, p) <= n - 1)
-
-``H = 1`` when ``m < n`` (so the upper half of n is a binomial tail) and ``H = 0`` when
-``m > (L-1)(n-1)``. When ``m <= 2n - 1`` at most one class can reach n, so
-``H = 1 - sum_j P(Bin(m, p_j) >= n)`` exactly. Otherwise ``H`` comes from a truncated-polynomial
-dynamic programme that adds one class at a time: with ``rho = p_j / (p_1 + ... + p_j)``::
-
-    H_j(m) = sum_{i <= min(m, n-1)} C(m, i) rho^i (1 - rho)^(m-i) H_{j-1}(m - i)
-
-Every quantity is a probability in [0, 1], so nothing overflows. Splitting
-``rho^i (1-rho)^(m-i) = rho^m ((1-rho)/rho)^(m-i)`` leaves the matrix ``C(m, i)`` common to all
-q vectors, so a batch of q vectors is one BLAS matrix product per (n, class). Classes are added
-in ascending order of probability, which bounds ``(1-rho)/rho`` by the class index and keeps the
-scaled values finite; past that bound (large K) a log-space elementwise version is used instead.
-One table ``H(n, .)`` serves every K at once, which is what makes whole curves and `fit_k` cheap.
-
-Terms are dropped only when their total weight is provably below 1e-17 (binomial weights under
-1e-20 per n, or a Chernoff bound on Q itself), i.e. below float64 rounding of a number near 1.
+The public API: `plurality_probability` (Q of eq. 3 for given noisy-label probabilities),
+`expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind) and `fit_k`. The exact
+computation of Q lives in `noisylab.plurality`.
 
 This module is numpy only.
 """
@@ -36,22 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from noisylab.errors import NoisylabError
+from noisylab.plurality import (  # noqa: F401  (private helpers re-exported for the tests)
+    _h_elementwise,
+    _h_matmul,
+    _plurality_table,
+)
 
 ANALYTIC_KINDS = ("random", "symmetric", "flip", "confusion", "concentrated")
 
-_WEIGHT_TOL = 1e-20   # a binomial weight Bin(n; K, q_c) below this is dropped (at most K of them)
-_BOUND_TOL = 1e-18    # a q whose Chernoff bound says Q < this skips the dynamic programme
 _SUM_TOL = 1e-6       # q must sum to 1 within this
 _SOFTMAX_TOL = 1e-3   # a float32 softmax row must sum to 1 within this (then renormalised)
-_LOG_SAFE = 690.0     # keep exp() arguments below this in the scaled matrix product
-_BATCH_ELEMS = 4_000_000  # rows x columns x kernel of one elementwise block
-_TINY = 1e-280            # flushed to zero: far below anything that reaches a result
-_LOG_TINY = math.log(_TINY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,249 +77,6 @@ def _check_levels(level) -> np.ndarray:
         bad = arr[~(np.isfinite(arr) & (arr >= 0) & (arr <= 1))].ravel()[0]
         raise NoisylabError(f"level must be in [0, 1], got {float(bad)!r}")
     return arr
-
-
-# --------------------------------------------------------------------------------------------
-# exact binomial pieces
-
-
-@lru_cache(maxsize=4)
-def _log_comb(mmax: int) -> np.ndarray:
-    """log C(m, i) for 0 <= i <= m <= mmax (-inf above the diagonal), from exact integers."""
-    table = np.full((mmax + 1, mmax + 1), -np.inf)
-    for m in range(mmax + 1):
-        c = 1
-        row = table[m]
-        for i in range(m // 2 + 1):
-            row[i] = row[m - i] = math.log(c)
-            c = c * (m - i) // (i + 1)
-    table.setflags(write=False)
-    return table
-
-
-@lru_cache(maxsize=4)
-def _comb_float(mmax: int) -> np.ndarray:
-    """C(m, i) as float64, correctly rounded (mmax <= 1029)."""
-    table = np.zeros((mmax + 1, mmax + 1))
-    for m in range(mmax + 1):
-        c = 1
-        for i in range(m // 2 + 1):
-            table[m, i] = table[m, m - i] = float(c)
-            c = c * (m - i) // (i + 1)
-    table.setflags(write=False)
-    return table
-
-
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x * log(y) with 0 * log(0) = 0."""
-    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-    out = np.zeros(x.shape)
-    nz = x != 0
-    with np.errstate(divide="ignore"):
-        out[nz] = x[nz] * np.log(y[nz])
-    return out
-
-
-def _binom_pmf(k: int, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Bin(n; k, p) for p of shape (B,) and n of shape (N,), as (B, N)."""
-    n = np.asarray(n)
-    logc = _log_comb(_table_size(k))[k, n]
-    lp = _xlogy(n[None, :], p[:, None]) + _xlogy((k - n)[None, :], 1.0 - p[:, None])
-    return np.exp(logc[None, :] + lp)
-
-
-# --------------------------------------------------------------------------------------------
-# H(n, m): the other classes all stay at or below n - 1
-
-
-def _scaled_powers(p: np.ndarray, mmax: int):
-    """rho_j^m and ((1 - rho_j) / rho_j)^m for classes j >= 1 and m = 0..mmax, (J-1, B, mmax+1)."""
-    b, j_count = p.shape
-    sigma = np.cumsum(p, axis=1)
-    rho = np.divide(p, sigma, out=np.ones_like(p), where=sigma > 0).T[1:]       # (J-1, B)
-    m = np.arange(mmax + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_rho = np.log(rho)
-        log_ratio = np.log1p(-rho) - log_rho
-    # exp(m * log) with m = 0 giving exactly 1 even when the log is -inf
-        up = np.where(m == 0, 0.0, m * log_rho[..., None])
-        down = np.where(m == 0, 0.0, m * log_ratio[..., None])
-    # Subnormal numbers slow BLAS down by orders of magnitude; these terms are negligible anyway
-    up = np.where(up < _LOG_TINY, -np.inf, up)
-    down = np.where(down < _LOG_TINY, -np.inf, down)
-    return np.exp(up), np.exp(down)
-
-
-def _h_matmul(p: np.ndarray, n: int, mlo: int, mhi: int, powers=None) -> np.ndarray:
-    """H(n, m) for m = mlo..mhi, one BLAS product per class; p (B, J) ascending, rows sum to 1.
-
-    After j classes only the sums that can still reach [mlo, mhi] are kept:
-    mlo - (J - j)(n - 1) <= sum <= min(mhi, j (n - 1)). The matrix is banded (a new class adds at
-    most n - 1 votes), so the product is taken in column blocks against the rows that reach them.
-    """
-    b, j_count = p.shape
-    up, down = powers if powers is not None else _scaled_powers(p, mhi)
-    comb = _comb_float(_table_size(mhi))
-    block = max(2 * n, 32)
-    lo, hi = 0, min(mhi, n - 1)
-    h = np.ones((b, hi - lo + 1))
-    for j in range(1, j_count):
-        new_lo = max(0, mlo - (j_count - 1 - j) * (n - 1))
-        new_hi = min(mhi, (j + 1) * (n - 1))
-        x = h * down[j - 1][:, lo:hi + 1]
-        new = np.empty((b, new_hi - new_lo + 1))
-        for c0 in range(new_lo, new_hi + 1, block):
-            c1 = min(new_hi, c0 + block - 1)
-            r0, r1 = max(lo, c0 - (n - 1)), min(hi, c1)
-            kk = np.arange(r0, r1 + 1)[:, None]
-            mm = np.arange(c0, c1 + 1)[None, :]
-            i = mm - kk
-            a = np.where((i >= 0) & (i <= n - 1), comb[mm, np.clip(i, 0, mhi)], 0.0)
-            new[:, c0 - new_lo:c1 - new_lo + 1] = x[:, r0 - lo:r1 - lo + 1] @ a
-        h = new * up[j - 1][:, new_lo:new_hi + 1]
-        h[h < _TINY] = 0.0
-        lo, hi = new_lo, new_hi
-    return np.minimum(h[:, mlo - lo:mhi - lo + 1], 1.0)
-
-
-def _table_size(m: int) -> int:
-    """Round table sizes up (powers of two) so that one cached table serves many calls."""
-    size = 2 ** math.ceil(math.log2(max(m, 16)))
-    return int(size if size <= 1024 else max(m, 1029) if m <= 1029 else m)
-
-
-def _one_violator(logp: np.ndarray, log1mp: np.ndarray, n: int, m: int) -> np.ndarray:
-    """H(n, m) when n <= m <= 2n - 1: at most one class can reach n, so H = 1 - sum_j P(n_j >= n).
-
-    logp, log1mp : (B, J) logs of p and 1 - p.
-    """
-    i = np.arange(n, m + 1)
-    logc = _log_comb(_table_size(m))[m, i]
-    lw = logc + i * logp[..., None]
-    tail = m - i
-    with np.errstate(invalid="ignore"):                  # 0 * log(0) is masked
-        lw = lw + np.where(tail == 0, 0.0, tail * log1mp[..., None])
-    return 1.0 - np.exp(lw).sum(axis=(1, 2))
-
-
-def _h_elementwise(p: np.ndarray, n: int, mmax: int) -> np.ndarray:
-    """The same as `_h_matmul` with log-space binomial weights: slower, safe for any K."""
-    b, j_count = p.shape
-    m = np.arange(mmax + 1)
-    i = np.arange(min(n, mmax + 1))
-    logc = _log_comb(_table_size(mmax))[m[:, None], np.minimum(i[None, :], m[:, None])]
-    valid = i[None, :] <= m[:, None]                      # (M, I)
-    mi = np.where(valid, m[:, None] - i[None, :], 0)      # index of H_{j-1}
-    h = np.broadcast_to((m <= n - 1).astype(float), (b, mmax + 1)).copy()
-    sigma = p[:, 0].copy()
-    step = max(1, _BATCH_ELEMS // max(1, mi.size))
-    for j in range(1, j_count):
-        sigma = sigma + p[:, j]
-        rho = np.divide(p[:, j], sigma, out=np.ones(b), where=sigma > 0)
-        new = np.empty_like(h)
-        for s in range(0, b, step):
-            r = rho[s:s + step, None, None]
-            logw = logc[None] + _xlogy(i[None, None, :], r) + _xlogy(
-                (m[:, None] - i[None, :])[None], 1.0 - r
-            )
-            w = np.where(valid[None], np.exp(logw), 0.0)
-            new[s:s + step] = np.einsum("bmi,bmi->bm", w, h[s:s + step][:, mi])
-        h = new
-    return np.minimum(h, 1.0)
-
-
-def _matmul_safe(j_count: int, mmax: int) -> bool:
-    # C(m, i) <= 2^m and ((1 - rho)/rho)^m <= (J - 1)^m with classes in ascending order
-    return mmax <= 1029 and mmax * math.log(2.0 * max(j_count, 1)) < _LOG_SAFE
-
-
-def _h_table(p: np.ndarray, n: int, mlo: int, mhi: int, powers=None) -> np.ndarray:
-    """H(n, m) for m = mlo..mhi (mhi <= J (n - 1)), shape (B, mhi - mlo + 1)."""
-    if p.shape[1] == 1:
-        m = np.arange(mlo, mhi + 1)
-        return np.broadcast_to((m <= n - 1).astype(float), (p.shape[0], m.size)).copy()
-    if _matmul_safe(p.shape[1], mhi):
-        return _h_matmul(p, n, mlo, mhi, powers)
-    return _h_elementwise(p, n, mhi)[:, mlo:]
-
-
-# --------------------------------------------------------------------------------------------
-# the plurality probability for many q and many K
-
-_CHUNK = 2048
-
-
-def _plurality_table(q: np.ndarray, ks: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Q(q_b, K) for q (B, L) (validated), ks (T,) ints >= 1, correct (B,) ints -> (B, T)."""
-    if q.shape[0] > _CHUNK:
-        return np.concatenate([
-            _plurality_table(q[s:s + _CHUNK], ks, correct[s:s + _CHUNK])
-            for s in range(0, q.shape[0], _CHUNK)
-        ])
-    b, l_count = q.shape
-    j_count = l_count - 1
-    rows = np.arange(b)
-    qc = q[rows, correct]
-    mask = np.ones_like(q, dtype=bool)
-    mask[rows, correct] = False
-    others = q[mask].reshape(b, j_count)
-    s = others.sum(axis=1)
-    p = np.divide(others, s[:, None], out=np.full_like(others, 1.0 / j_count),
-                  where=s[:, None] > 0)
-    p = np.sort(p, axis=1)
-    with np.errstate(divide="ignore"):
-        logp, log1mp = np.log(p), np.log1p(-p)
-    # n > K/2 always wins: a binomial tail
-    out = np.zeros((b, ks.size))
-    for t, k in enumerate(ks):
-        out[:, t] = _binom_pmf(int(k), np.arange(k // 2 + 1, k + 1), qc).sum(axis=1)
-    nmax = int(ks.max()) // 2
-    if nmax < 1 or j_count == 1:
-        return np.clip(out, 0.0, 1.0)
-    # Weights Bin(n; K, q_c) for n <= K/2 where H(n, K - n) can be non-zero
-    weights = np.zeros((b, nmax + 1, ks.size))
-    for t, k in enumerate(ks):
-        ns = np.arange(0, int(k) // 2 + 1)
-        ns = ns[(k - ns) <= j_count * (ns - 1)]
-        weights[:, ns, t] = _binom_pmf(int(k), ns, qc)
-    # Chernoff: Q <= P(n_c >= n_j) <= (1 - (sqrt q_j - sqrt q_c)^2)^K for the largest other q_j
-    qmax = others.max(axis=1)
-    gap = np.where(qmax > qc, (np.sqrt(qmax) - np.sqrt(qc)) ** 2, 0.0)
-    with np.errstate(divide="ignore"):
-        log_bound = ks[None, :] * np.log1p(-np.minimum(gap, 1.0))[:, None]
-    weights *= (log_bound > math.log(_BOUND_TOL))[:, None, :]
-    live = weights > _WEIGHT_TOL                                               # (B, N, T)
-    if not live.any():
-        return np.clip(out, 0.0, 1.0)
-    kmax_live = int(ks[live.any(axis=(0, 1))].max())
-    powers = None
-    if _matmul_safe(j_count, kmax_live):
-        powers = _scaled_powers(p, kmax_live)
-    all_rows = None
-    for n in range(1, nmax + 1):
-        live_n = live[:, n, :]
-        need = np.flatnonzero(live_n.any(axis=1))
-        if need.size == 0:
-            continue
-        if need.size == b:
-            need = all_rows = all_rows if all_rows is not None else np.arange(b)
-        live_k = live_n[need].any(axis=0)
-        h = np.zeros((need.size, ks.size))
-        for t in np.flatnonzero(live_k & (ks - n <= 2 * n - 1)):
-            h[:, t] = _one_violator(logp[need], log1mp[need], n, int(ks[t]) - n)
-        deep = np.flatnonzero(live_k & (ks - n > 2 * n - 1))
-        if deep.size:
-            mlo, mhi = int(ks[deep].min()) - n, int(ks[deep].max()) - n
-            if powers is None:
-                pw = None
-            elif need.size == b:
-                pw = powers
-            else:
-                pw = (powers[0][:, need], powers[1][:, need])
-            table = _h_table(p[need], n, mlo, mhi, pw)                         # (B', mhi-mlo+1)
-            h[:, deep] = table[:, ks[deep] - n - mlo]
-        out[need] += np.where(live_n[need], weights[need, n, :], 0.0) * h
-    return np.clip(out, 0.0, 1.0)
 
 
 def plurality_probability(q, k, correct=0):
@@ -474,12 +204,12 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
             clean = _plurality_table(probs, uk, labels).mean(axis=0)
         return ((1.0 - levels)[:, None] * clean[None, :])[:, inv]
     noisy = probs @ trans                              # eq. 6: sum_k P(l_j | l_k) C(l_k)
-    out = np.empty((levels.size, uk.size))
-    for t, g in enumerate(levels):
-        q = (1.0 - g) * probs + g * noisy
-        q = np.clip(q, 0.0, None)
-        q /= q.sum(axis=1, keepdims=True)
-        out[t] = _plurality_table(q, uk, labels).mean(axis=0)
+    # every level in one call, so that rows needing the same work are grouped together
+    g = levels[:, None, None]
+    q = np.clip((1.0 - g) * probs[None] + g * noisy[None], 0.0, None)
+    q /= q.sum(axis=2, keepdims=True)
+    rows = _plurality_table(q.reshape(-1, el), uk, np.tile(labels, levels.size))
+    out = rows.reshape(levels.size, probs.shape[0], uk.size).mean(axis=1)
     return out[:, inv]
 
 

@@ -15,17 +15,15 @@ official raw downloads.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import numbers
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from noisylab.atomic import atomic_path
 from noisylab.errors import NoisylabError
 
 BUILTIN = ("digits",)
@@ -290,38 +288,6 @@ def read_hdf5(path: str | os.PathLike, *, test_size: float = 0.2, seed: int = 0)
         x_train=x_tr, y_train=y_tr.astype(np.int64), x_test=x_te, y_test=y_te.astype(np.int64),
         class_names=class_names, name=str(attrs.get("name", path.stem)), split=split,
     )
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success fsync it and rename it onto ``path``.
-
-    On any exception, KeyboardInterrupt included, the temporary file is removed and ``path`` is
-    left as it was, so a reader never sees a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _image_storage(x: np.ndarray) -> dict:

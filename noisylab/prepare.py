@@ -4,7 +4,7 @@ Raw files come from a local folder or archive (``source=PATH``), from a URL (``s
 default from the official mirrors listed in `noisylab.sources.SOURCES`. Downloads go to a temporary
 file, are checked against the official MD5 and only then renamed into the download folder
 (``<out folder>/raw/NAME/``, reused on the next run). Nothing is parsed before every file has passed
-its checksum, and the output is written through `noisylab.data.atomic_path`: after any error,
+its checksum, and the output is written through `noisylab.atomic.atomic_path`: after any error,
 Ctrl-C included, there is no output file (an older one at the same path is left untouched).
 """
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
 import json
 import math
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from noisylab.atomic import atomic_open, remove_temp_files, write_text
 from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
 from noisylab.errors import NoisylabError
 
@@ -61,70 +61,17 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lea
 #: How many test images predictions.npz keeps for the plots.
 N_IMAGES = 64
 
-_TMP_SUFFIX = ".tmp"
-
-
-# ---------------------------------------------------------------------------------------------
-# atomic writes
-
-@contextlib.contextmanager
-def _atomic(path: Path, mode: str = "wb"):
-    """Open a temporary file next to ``path``; on success fsync and move it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        # mkstemp makes 0600 files; results are meant to be shared like any other file.
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # KeyboardInterrupt included: never leave a temporary file behind.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, replace)."""
-    with _atomic(Path(path)) as fh:
-        fh.write(data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
 
 def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """`numpy.savez` to ``path`` atomically (uncompressed, no pickled objects)."""
-    with _atomic(Path(path)) as fh:
+    with atomic_open(path) as fh:
         np.savez(fh, **arrays)
 
 
 def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """`numpy.save` to ``path`` atomically."""
-    with _atomic(Path(path)) as fh:
+    with atomic_open(path) as fh:
         np.save(fh, array, allow_pickle=False)
-
-
-def remove_temp_files(folder: str | os.PathLike) -> int:
-    """Delete temporary files left by a killed process under ``folder``; return how many."""
-    count = 0
-    for tmp in Path(folder).rglob(f".*{_TMP_SUFFIX}"):
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-            count += 1
-    return count
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,7 +310,7 @@ class ResultsFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         remove_temp_files(self.path)
         if not self.config_file.is_file():
-            atomic_write_text(self.config_file, to_yaml(config))
+            write_text(self.config_file, to_yaml(config))
         env = environment(device=device)
         meta: dict[str, Any] = {}
         if self.metadata_file.is_file():
@@ -372,7 +319,7 @@ class ResultsFolder:
         if not meta:
             meta = {**env, "config_hash": config_hash(config)}
         meta.setdefault("sessions", []).append(env)
-        atomic_write_text(self.metadata_file, json.dumps(meta, indent=2) + "\n")
+        write_text(self.metadata_file, json.dumps(meta, indent=2) + "\n")
 
     def write_run_files(self, run_id: str, *, history: Mapping[str, list[float]],
                         predictions: Mapping[str, np.ndarray],
@@ -380,7 +327,7 @@ class ResultsFolder:
         """Write ``runs/<run_id>/`` (history.csv, predictions.npz, noise.npz), each atomically."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "history.csv", history_csv(history))
+        write_text(folder / "history.csv", history_csv(history))
         atomic_save_npz(folder / "predictions.npz", **predictions)
         atomic_save_npz(folder / "noise.npz", **noise)
         return folder
@@ -405,10 +352,10 @@ class ResultsFolder:
             prefix = f"{row['run_id']},"
             lines += [line for line in old[1:] if line.strip() and not line.startswith(prefix)]
         lines.append(format_row(row, RUN_COLUMNS))
-        atomic_write_text(self.runs_csv, "".join(lines))
+        write_text(self.runs_csv, "".join(lines))
 
     def write_summary(self) -> Path:
         """Recompute summary.csv from runs.csv (atomically)."""
         table = summarize(read_runs(self.runs_csv))
-        atomic_write_text(self.summary_csv, table.to_csv(index=False, na_rep="nan"))
+        write_text(self.summary_csv, table.to_csv(index=False, na_rep="nan"))
         return self.summary_csv

@@ -13,7 +13,6 @@ import pytest
 
 from noisylab.data import (
     Dataset,
-    atomic_path,
     describe_dataset,
     load_dataset,
     load_digits,
@@ -265,16 +264,6 @@ def test_save_refuses_bad_labels_and_writes_nothing(tmp_path):
     with pytest.raises(NoisylabError, match="out of range"):
         save_dataset(bad, tmp_path / "d.h5")
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
-def test_atomic_path_cleans_up(tmp_path, exc):
-    target = tmp_path / "x.h5"
-    target.write_text("old")
-    with pytest.raises(exc), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise exc
-    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["x.h5"]
 
 
 def test_describe_lists_counts(tmp_path):

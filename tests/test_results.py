@@ -16,11 +16,9 @@ from noisylab.results import (
     RUN_COLUMNS,
     SUMMARY_METRICS,
     ResultsFolder,
-    atomic_write_text,
     check_writable,
     format_value,
     history_csv,
-    remove_temp_files,
     summarize,
 )
 
@@ -30,28 +28,6 @@ def _row(run_id="a", level=0.1, acc=0.9, h="h"):
     row.update(run_id=run_id, config_hash=h, dataset="digits", noise="random", level=level,
                model="m", val_policy="clean", test_accuracy=acc, detection_auroc=float("nan"))
     return row
-
-
-def test_atomic_write_leaves_no_temp_on_failure(tmp_path, monkeypatch):
-    target = tmp_path / "f.txt"
-    atomic_write_text(target, "old")
-
-    def boom(*a):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write_text(target, "new")
-    assert target.read_text() == "old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
-
-
-def test_remove_temp_files(tmp_path):
-    (tmp_path / "runs" / "x").mkdir(parents=True)
-    (tmp_path / "runs" / "x" / ".noise.npz.abc.tmp").write_text("half")
-    (tmp_path / "keep.csv").write_text("x")
-    assert remove_temp_files(tmp_path) == 1
-    assert (tmp_path / "keep.csv").exists()
 
 
 def test_format_value_round_trips():

@@ -1,26 +1,19 @@
 """The `noisylab` command line: a click group whose commands live one per module.
 
 Command modules import library code inside the command functions, so `noisylab --help` never loads
-TensorFlow or Keras.
+TensorFlow, Keras or matplotlib.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 from noisylab import __version__
-
-# (module under noisylab.cli, attribute) for every command or group; a module that is not there yet
-# is skipped so that the group works while commands are being added.
-_COMMANDS = [
-    ("data", "data"),
-    ("inject", "inject"),
-    ("sweep", "sweep"),
-    ("analytic", "analytic"),
-    ("plot", "plot"),
-]
+from noisylab.cli.analytic import analytic
+from noisylab.cli.data import data
+from noisylab.cli.inject import inject
+from noisylab.cli.plot import plot
+from noisylab.cli.sweep import sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,11 +22,5 @@ def main() -> None:
     """Label-noise robustness studies: inject noise, train CNNs, compare with theory."""
 
 
-for _module, _attr in _COMMANDS:
-    try:
-        _mod = importlib.import_module(f"noisylab.cli.{_module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"noisylab.cli.{_module}":
-            raise
-        continue
-    main.add_command(getattr(_mod, _attr))
+for _command in (data, inject, sweep, analytic, plot):
+    main.add_command(_command)

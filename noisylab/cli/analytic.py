@@ -140,18 +140,8 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
 
 
 def _atomic_write(path, write) -> None:
-    """Write through a temp file in the same folder, fsync, then os.replace."""
-    import os
-    import tempfile
+    """Call ``write(file)`` on a temp file that replaces ``path`` only once it is complete."""
+    from noisylab.atomic import atomic_open
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as fh:
+        write(fh)

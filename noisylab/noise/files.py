@@ -13,13 +13,12 @@ Formats
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from noisylab.atomic import atomic_open
 from noisylab.errors import NoisylabError
 from noisylab.noise.core import NoisyLabels
 
@@ -120,21 +119,10 @@ def save_noisy(path, noisy: NoisyLabels, clean_labels: np.ndarray) -> Path:
     if not path.parent.is_dir():
         raise NoisylabError(f"output folder {path.parent} does not exist")
     spec = json.dumps(noisy.spec, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, labels=noisy.labels, corrupted=noisy.corrupted,
-                     transition=noisy.transition,
-                     clean_labels=np.asarray(clean_labels, dtype=np.int64), spec=np.str_(spec))
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as handle:
+        np.savez(handle, labels=noisy.labels, corrupted=noisy.corrupted,
+                 transition=noisy.transition,
+                 clean_labels=np.asarray(clean_labels, dtype=np.int64), spec=np.str_(spec))
     return path
 
 
