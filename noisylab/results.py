@@ -117,7 +117,8 @@ def summarize(runs):
     Parameters
     ----------
     runs : pandas.DataFrame
-        With at least `SUMMARY_KEYS` and `SUMMARY_METRICS` columns.
+        With the `SUMMARY_KEYS` columns; metrics of `SUMMARY_METRICS` that are absent (an older
+        or hand-edited runs.csv) are left out of the summary.
 
     Returns
     -------
@@ -127,16 +128,17 @@ def summarize(runs):
     """
     import pandas as pd
 
+    metrics = [m for m in SUMMARY_METRICS if m in runs.columns]
     columns = [*SUMMARY_KEYS, "n_runs"]
-    for m in SUMMARY_METRICS:
+    for m in metrics:
         columns += [f"{m}_mean", f"{m}_std"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     table = runs[list(SUMMARY_KEYS)].copy()
-    for m in SUMMARY_METRICS:
+    for m in metrics:
         table[m] = pd.to_numeric(runs[m], errors="coerce")
     grouped = table.groupby(list(SUMMARY_KEYS), sort=False)
-    stats = grouped[list(SUMMARY_METRICS)].agg(["mean", "std"])  # pandas' std has ddof=1
+    stats = grouped[metrics].agg(["mean", "std"])  # pandas' std has ddof=1
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
     out = stats.join(grouped.size().rename("n_runs"))
     out = out.reset_index().sort_values(["dataset", "noise", "model", "level"], kind="stable")

@@ -12,7 +12,6 @@ Layout (the contract with `noisylab.results`)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,20 +19,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from noisylab.config import parse_levels
 from noisylab.errors import NoisylabError
+from noisylab.results import SUMMARY_KEYS as KEYS
+from noisylab.results import SUMMARY_METRICS as METRICS
+from noisylab.results import summarize
 
-METRICS = (
-    "test_accuracy",
-    "test_f1",
-    "test_f1_macro",
-    "test_f1_noisy",
-    "train_acc_noisy",
-    "train_acc_true",
-    "detection_auroc",
-    "detection_ap",
-    "realized_noise_rate",
-)
-KEYS = ("dataset", "noise", "level", "model")
 REQUIRED_RUN_COLUMNS = ("run_id", "dataset", "noise", "level", "repeat", "model")
 
 
@@ -70,37 +61,6 @@ class Results:
         return self.path / "runs" / str(run_id)
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std (ddof=1, NaN for a single run) and count per (dataset, noise, level, model).
-
-    Parameters
-    ----------
-    runs : DataFrame
-        Rows of ``runs.csv``; metric columns that are absent are skipped.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``dataset, noise, level, model, n_runs`` then ``M_mean, M_std`` per metric M,
-        sorted by dataset, noise, model, level.
-    """
-    metrics = [m for m in METRICS if m in runs.columns]
-    columns = [*KEYS, "n_runs"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    grouped = runs.groupby(list(KEYS), sort=False)
-    out = grouped.size().rename("n_runs").to_frame()
-    for m in metrics:
-        values = pd.to_numeric(runs[m], errors="coerce")
-        g = values.groupby([runs[k] for k in KEYS], sort=False)
-        out[f"{m}_mean"] = g.mean()
-        out[f"{m}_std"] = g.std(ddof=1)
-    out = out.reset_index()
-    return out.sort_values(["dataset", "noise", "model", "level"], kind="stable").reset_index(
-        drop=True
-    )[columns]
-
-
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
@@ -113,24 +73,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _expected_runs(config: dict) -> int | None:
     """The grid size implied by a resolved config, or None when it cannot be read."""
     try:
-        levels = _levels(config["levels"])
+        levels = parse_levels(config["levels"])
         count = 1
         for key in ("datasets", "noise", "models"):
             value = config[key]
             count *= len(value) if isinstance(value, (list, tuple)) else 1
         return count * len(levels) * int(config.get("repeats", 1))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):  # NoisylabError is a ValueError
         return None
-
-
-def _levels(spec) -> list[float]:
-    if isinstance(spec, (list, tuple)):
-        return [float(v) for v in spec]
-    if isinstance(spec, (int, float)):
-        return [float(spec)]
-    start, stop, step = (float(v) for v in str(spec).split(":"))
-    n = int(math.floor((stop - start) / step + 1e-9)) + 1
-    return [round(start + i * step, 10) for i in range(n)]
 
 
 def load_results(path: str | Path) -> Results:
