@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 
 import numpy as np
@@ -42,6 +43,8 @@ def timed(fn):
 
 
 def main() -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} cores, load average {load:.2f} at start (other work slows timings)")
     levels = np.linspace(0.0, 0.95, 20)
     # (a) the whole curve, every K 1..80 at once
     table, t_a = timed(lambda: accuracy_table("random", levels, range(1, 81), 10))

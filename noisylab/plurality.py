@@ -13,8 +13,9 @@ Algorithm. Condition on the correct count ``n_c = n`` (a binomial weight) and le
     Q = sum_n Bin(n; K, q_c) * H(n, K - n),   H(n, m) = P(every count of Multinomial(m, p) <= n - 1)
 
 ``H = 1`` when ``m < n`` (so the upper half of n is a binomial tail) and ``H = 0`` when
-``m > (L-1)(n-1)``. When ``m <= 2n - 1`` at most one class can reach n, so
-``H = 1 - sum_j P(Bin(m, p_j) >= n)`` exactly. Otherwise ``H`` comes from a truncated-polynomial
+``m > (L-1)(n-1)`` (pigeonhole: no work at all). When ``m <= 2n - 1`` at most one class can
+reach n, so ``H = 1 - sum_j P(Bin(m, p_j) >= n)`` exactly; the tails for every such n are one
+matrix product per K (`_one_violator_all`). Otherwise ``H`` comes from a truncated-polynomial
 dynamic programme that adds one class at a time: with ``rho = p_j / (p_1 + ... + p_j)``::
 
     H_j(m) = sum_{i <= min(m, n-1)} C(m, i) rho^i (1 - rho)^(m-i) H_{j-1}(m - i)
@@ -25,6 +26,14 @@ q vectors, so a batch of q vectors is one BLAS matrix product per (n, class). Cl
 in ascending order of probability, which bounds ``(1-rho)/rho`` by the class index and keeps the
 scaled values finite; past that bound (large K) a log-space elementwise version is used instead.
 One table ``H(n, .)`` serves every K at once, which is what makes whole curves and `fit_k` cheap.
+After r classes only the partial sums that can still end at m are kept (at most ``r (n-1)``,
+at least ``m - (L-1-r)(n-1)``), and the scaling out of one product and into the next is one
+multiplication.
+
+Speed. Rows are sorted by q_c so that the rows needing a given n are one contiguous slice, and
+are handed out in chunks to a few threads (numpy and BLAS release the GIL) while BLAS itself
+runs on one thread: its small products gain nothing from threads, and on a loaded machine its
+spinning threads made them many times slower.
 
 Terms are dropped only when their total weight is provably below 1e-17 (binomial weights under
 1e-20 per n, or a Chernoff bound on Q itself), i.e. below float64 rounding of a number near 1.
@@ -42,17 +51,17 @@ from functools import lru_cache
 import numpy as np
 
 try:                  # a scikit-learn dependency; without it BLAS threads are left alone
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 except ImportError:   # pragma: no cover
-    threadpool_limits = None
+    ThreadpoolController = None
 
 _WEIGHT_TOL = 1e-20   # a binomial weight Bin(n; K, q_c) below this is dropped (at most K of them)
 _BOUND_TOL = 1e-18    # a q whose Chernoff bound says Q < this skips the dynamic programme
 _LOG_SAFE = 690.0     # keep exp() arguments below this in the scaled matrix product
 _BATCH_ELEMS = 4_000_000  # rows x columns x kernel of one elementwise block
+_POW_KMAX = 300          # C(k, n) < 1e90: a weight above 1e-20 has both powers above 1e-110
 _TAIL_KMAX = 1000         # C(m, i) u^i sums stay below 2^K, finite in float64
 _TINY = 1e-280            # flushed to zero: far below anything that reaches a result
-_LOG_TINY = math.log(_TINY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,8 +106,17 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _binom_pmf(k: int, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Bin(n; k, p) for p of shape (B,) and n of shape (N,), as (B, N)."""
+    """Bin(n; k, p) for p of shape (B,) and n of shape (N,), as (B, N).
+
+    Up to k = `_POW_KMAX` as C(k, n) p^n (1 - p)^(k - n) with pow (a few ulp; exp of a sum of
+    logs near k |log p| in size would be off by that many ulp); past it in log space, where
+    C(k, n) and the powers would leave the float64 range.
+    """
     n = np.asarray(n)
+    if k <= _POW_KMAX:
+        comb = _comb_float(_table_size(k))[k, n]
+        nf = n.astype(np.float64)
+        return comb[None, :] * np.power(p[:, None], nf) * np.power(1.0 - p[:, None], k - nf)
     logc = _log_comb(_table_size(k))[k, n]
     lp = _xlogy(n[None, :], p[:, None]) + _xlogy((k - n)[None, :], 1.0 - p[:, None])
     return np.exp(logc[None, :] + lp)
@@ -108,49 +126,49 @@ def _binom_pmf(k: int, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 # H(n, m): the other classes all stay at or below n - 1
 
 
-def _exp_multiples(logx: np.ndarray, mmax: int) -> np.ndarray:
-    """exp(m * logx) for m = 0..mmax as (..., mmax + 1), with 0 * (-inf) taken as 0.
-
-    Two short tables, exp(a logx) for a < s and exp(b s logx), are multiplied (m = b s + a):
-    about 2 sqrt(mmax) exponentials per entry of logx instead of mmax. Values under `_TINY` are
-    flushed to zero: subnormal numbers slow BLAS down by orders of magnitude and are negligible.
-    """
-    step = max(1, math.isqrt(mmax + 1))
-    a = np.arange(step)
-    bb = np.arange(mmax // step + 1) * step
-    lx = logx[..., None]
-    with np.errstate(invalid="ignore", over="ignore"):
-        lo = np.exp(np.where(a == 0, 0.0, a * lx))
-        hi = np.exp(np.where(bb == 0, 0.0, bb * lx))
-    out = (hi[..., :, None] * lo[..., None, :]).reshape(*logx.shape, -1)
-    np.putmask(out, out < _TINY, 0.0)
-    return out[..., :mmax + 1]
-
-
 def _scaled_powers(p: np.ndarray, mmax: int) -> np.ndarray:
-    """The diagonal scalings of the product, (J, B, mmax + 1), for m = 0..mmax.
+    """The diagonal scalings of the product, (J, B, W) with W >= mmax + 1, for m = 0..W-1.
 
-    With rho_j = p_j / (p_1 + ... + p_j), row 0 is ((1 - rho_1) / rho_1)^m (into the first
-    product), row j in 1..J-2 is rho_j^m ((1 - rho_(j+1)) / rho_(j+1))^m (out of product j and
-    into the next, one multiplication) and row J-1 is rho_(J-1)^m (out of the last product).
+    With sigma_j = p_0 + ... + p_j and rho_j = p_j / sigma_j, row 0 is
+    ((1 - rho_1) / rho_1)^m (into the first product), row j in 1..J-2 is
+    rho_j^m ((1 - rho_(j+1)) / rho_(j+1))^m (out of product j and into the next) and row J-1 is
+    rho_(J-1)^m (out of the last product). The bases simplify to p_0 / p_1, p_j / p_(j+1) and
+    p_(J-1) / sigma_(J-1): one division each, at most 1 as the classes are ascending.
     """
     sigma = np.cumsum(p, axis=1)
-    rho = np.divide(p, sigma, out=np.ones_like(p), where=sigma > 0).T[1:]       # (J-1, B)
-    with np.errstate(divide="ignore"):
-        log_rho = np.log(rho)
-        log_ratio = np.log1p(-rho) - log_rho
-    # rho > 0: classes are ascending, so a zero p_j has sigma_j = 0 and rho_j set to 1
-    logs = np.concatenate([log_ratio[:1], log_rho[:-1] + log_ratio[1:], log_rho[-1:]])
-    return _exp_multiples(logs, mmax)
+    nxt = p[:, 1:]
+    # a zero p_(j+1) means p_j = 0 too (ascending): the class takes no votes, base 0
+    ratio = np.divide(p[:, :-1], nxt, out=np.zeros_like(nxt), where=nxt > 0)
+    last = np.divide(p[:, -1], sigma[:, -1], out=np.ones(p.shape[0]), where=sigma[:, -1] > 0)
+    bases = np.concatenate([ratio.T, last[None]])                                # (J, B)
+    return _pow_multiples(np.minimum(bases, 1.0), mmax)
+
+
+def _pow_multiples(x: np.ndarray, mmax: int) -> np.ndarray:
+    """x^m for x in [0, 1] and m = 0..W-1 (W >= mmax + 1), as (..., W), within 2 roundings.
+
+    x^(a + b s) = x^a x^(b s) from two short pow tables: as accurate as pow (exp(m log x) would
+    be off by up to m |log x| ulp) at the cost of about 2 sqrt(mmax) pow calls per entry of x.
+    Values under `_TINY` are flushed to zero.
+    """
+    step = max(1, math.isqrt(mmax + 1))
+    lo = np.power(x[..., None], np.arange(step, dtype=np.float64))
+    hi = np.power(x[..., None], np.arange(mmax // step + 1, dtype=np.float64) * step)
+    out = (hi[..., :, None] * lo[..., None, :]).reshape(*x.shape, -1)
+    np.putmask(out, out < _TINY, 0.0)
+    return out
 
 
 @lru_cache(maxsize=256)
-def _tail_coefficients(k: int, n0: int, n1: int):
-    """C(k - n, i) for n = n0..n1 on n <= i <= k - n and on i <= k - 2n, both (k + 1, N)."""
+def _tail_coefficients(k: int, n0: int, n1: int, width: int):
+    """C(k - n, i) for n = n0..n1 on n <= i <= k - n and on i <= k - 2n, both (width, N).
+
+    Rows past k (up to width) are zero.
+    """
     comb = _comb_float(_table_size(k))
-    i = np.arange(k + 1)[:, None]
+    i = np.arange(width)[:, None]
     n = np.arange(n0, n1 + 1)[None, :]
-    c = comb[k - n, i]                                   # zero where i > k - n
+    c = comb[k - n, np.minimum(i, k)]                    # zero where i > k - n
     upper = np.where(i >= n, c, 0.0)
     lower = np.where(i <= k - 2 * n, c, 0.0)
     upper.setflags(write=False)
@@ -168,18 +186,17 @@ def _one_violator_all(p: np.ndarray, k: int, n0: int, n1: int) -> np.ndarray:
     largest class, the last one, can have p > 1/2). Every term is positive and at most 2^k.
     """
     b, j_count = p.shape
-    upper, lower = _tail_coefficients(k, n0, n1)
     large = np.maximum(p, 1.0 - p)
-    with np.errstate(divide="ignore"):
-        log_large = np.log(large)
-        logu = np.log(np.minimum(p, 1.0 - p)) - log_large
-    u = _exp_multiples(logu, k)                                                # (B, J, k+1)
-    poly = (u.reshape(b * j_count, k + 1) @ upper).reshape(b, j_count, -1)
+    u = _pow_multiples(np.minimum(p, 1.0 - p) / large, k)                      # (B, J, W)
+    upper, lower = _tail_coefficients(k, n0, n1, u.shape[-1])
+    poly = (u.reshape(b * j_count, -1) @ upper).reshape(b, j_count, -1)
     big = p[:, -1] > 0.5
     if big.any():
         poly[big, -1] = u[big, -1] @ lower
-    m = k - np.arange(n0, n1 + 1)
-    tails = poly * np.exp(m * log_large[..., None])
+    m = (k - np.arange(n0, n1 + 1)).astype(np.float64)
+    # pow, not exp(m log): the largest tail is near 1 and H = 1 - sum cancels, so this factor's
+    # rounding matters (exp of a rounded m log x would be off by ~m |log x| ulp)
+    tails = poly * np.power(large[..., None], m)
     return 1.0 - tails.sum(axis=1)
 
 
@@ -290,8 +307,10 @@ def _h_table(p: np.ndarray, n: int, mlo: int, mhi: int, powers=None) -> np.ndarr
 # --------------------------------------------------------------------------------------------
 # the plurality probability for many q and many K
 
-_CHUNK = 2048
-_WORKERS = min(4, os.cpu_count() or 1)   # threads working on chunks at once
+_CHUNK = 2048                # rows per chunk at most
+_CHUNK_ELEMS = 8_000_000     # float64 numbers in the biggest tables of one chunk (64 MB)
+_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)    # threads working on chunks at once
 
 
 def _plurality_table(q: np.ndarray, ks: np.ndarray, correct: np.ndarray) -> np.ndarray:
@@ -300,21 +319,35 @@ def _plurality_table(q: np.ndarray, ks: np.ndarray, correct: np.ndarray) -> np.n
     The matrix products are small, so BLAS runs on one thread: on a loaded machine its threads
     spin against each other and a product is many times slower.
     """
-    if threadpool_limits is None:
+    controller = _blas_controller()
+    if controller is None:
         return _plurality_rows(q, ks, correct)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         return _plurality_rows(q, ks, correct)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller (finding the BLAS libraries costs a few tenths of a ms)."""
+    return None if ThreadpoolController is None else ThreadpoolController()
 
 
 def _plurality_rows(q: np.ndarray, ks: np.ndarray, correct: np.ndarray) -> np.ndarray:
     # Sorted by q_c, the rows that need a given correct count n form one contiguous run, so a
     # chunk works on slices (views) instead of gathered copies.
+    if q.shape[0] == 0:
+        return np.zeros((0, ks.size))
     order = np.argsort(q[np.arange(q.shape[0]), correct], kind="stable")
     q, correct = q[order], correct[order]
-    starts = range(0, q.shape[0], _CHUNK)
+    # rows per chunk: the (rows, n, K) weights and the (classes, rows, K) power tables of one
+    # chunk stay near _CHUNK_ELEMS numbers whatever the number of K
+    kmax = int(ks.max())
+    per_row = (kmax // 2 + 1) * ks.size + 3 * q.shape[1] * (kmax + 1)
+    size = int(min(_CHUNK, max(64, _CHUNK_ELEMS // per_row)))
+    starts = range(0, q.shape[0], size)
 
     def chunk(s: int) -> np.ndarray:
-        return _plurality_chunk(q[s:s + _CHUNK], ks, correct[s:s + _CHUNK])
+        return _plurality_chunk(q[s:s + size], ks, correct[s:s + size])
 
     if len(starts) > 1 and _WORKERS > 1:
         # numpy lets go of the GIL inside its loops and BLAS, so chunks run side by side

@@ -252,3 +252,93 @@ def test_bad_input(call, match):
 
 def test_kinds_constant():
     assert set(ANALYTIC_KINDS) == {"random", "symmetric", "flip", "confusion", "concentrated"}
+
+
+# --------------------------------------------------------------------------------------------
+# the fast paths of noisylab.plurality, each regime against brute force or exact arithmetic
+
+
+def _exact_q(q, k, correct=0):
+    """Q in exact rational arithmetic over the correct count n: sum_n Bin(n) * H(n, K - n)."""
+    qf = [Fraction(float(v)) for v in q]
+    qc = qf[correct]
+    others = [v for i, v in enumerate(qf) if i != correct]
+    total = Fraction(0)
+    for n in range(1, k + 1):
+        m = k - n
+        # H(n, m) * (1 - q_c)^m: polynomial of the others truncated at degree n - 1
+        poly = [Fraction(1)]
+        for v in others:
+            new = [Fraction(0)] * min(m + 1, len(poly) + n - 1)
+            for a, ca in enumerate(poly):
+                for i in range(min(n, len(new) - a)):
+                    new[a + i] += ca * v ** i / math.factorial(i)
+            poly = new
+        if m < len(poly):
+            total += math.comb(k, n) * qc ** n * poly[m] * math.factorial(m)
+    return float(total)
+
+
+@pytest.mark.parametrize("k", [11, 17, 20, 23, 30])
+@pytest.mark.parametrize("el", [3, 4, 6])
+def test_every_regime_of_n_matches_exact_arithmetic(el, k):
+    # K from 11 to 30 with L up to 6 crosses pigeonhole zeros, one-violator tails (m <= 2n - 1),
+    # the windowed product (m >= 2n) and the binomial tail (n > K/2)
+    rng = np.random.default_rng(el * 100 + k)
+    for alpha in (0.3, 1.0, 8.0):
+        q = rng.dirichlet(np.full(el, alpha))
+        correct = int(rng.integers(el))
+        got = plurality_probability(q, k, correct)
+        assert got == pytest.approx(_exact_q(q, k, correct), rel=1e-11, abs=1e-15)
+
+
+def test_one_violator_tails_match_exact_sums():
+    from noisylab import plurality
+
+    rng = np.random.default_rng(7)
+    p = np.sort(rng.dirichlet(np.ones(5), size=4), axis=1)
+    p = np.vstack([p, np.sort([0.6, 0.1, 0.1, 0.1, 0.1]), [0.0, 0.0, 0.0, 0.0, 1.0]])
+    k = 40
+    n0, n1 = (k + 3) // 3, k // 2
+    got = plurality._one_violator_all(p, k, n0, n1)
+    for b in range(p.shape[0]):
+        pf = [Fraction(float(v)) for v in p[b]]
+        for col, n in enumerate(range(n0, n1 + 1)):
+            m = k - n
+            tails = sum(math.comb(m, i) * v ** i * (1 - v) ** (m - i)
+                        for v in pf for i in range(n, m + 1))
+            assert got[b, col] == pytest.approx(float(1 - tails), rel=1e-12, abs=1e-14)
+
+
+def test_many_rows_in_chunks_and_threads_keep_their_order():
+    from noisylab import plurality
+
+    rng = np.random.default_rng(11)
+    q = rng.dirichlet(np.full(5, 0.6), size=plurality._CHUNK * 2 + 37)
+    correct = rng.integers(0, 5, size=q.shape[0])
+    ks = np.array([9, 25])
+    got = analytic._plurality_table(q, ks, correct)
+    pick = rng.choice(q.shape[0], size=40, replace=False)
+    # the same rows one at a time (one chunk, no threads) give the same values
+    alone = np.array([analytic._plurality_table(q[i:i + 1], ks, correct[i:i + 1])[0]
+                      for i in pick])
+    np.testing.assert_allclose(got[pick], alone, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(got[pick[:6], 0],
+                               [brute(q[i], 9, int(correct[i])) for i in pick[:6]],
+                               rtol=1e-11, atol=1e-14)
+    assert analytic._plurality_table(q[:0], ks, correct[:0]).shape == (0, 2)
+
+
+def test_benchmark_size_curve_is_stable_across_levels():
+    # the general case at K=100, L=10 agrees with the row-by-row computation
+    rng = np.random.default_rng(5)
+    probs = rng.dirichlet(np.full(10, 0.5), size=30)
+    labels = rng.integers(0, 10, size=30)
+    levels = np.array([0.0, 0.4, 1.0])
+    got = expected_accuracy("random", levels, 100, 10, clean_probs=probs, true_labels=labels)
+    for g, value in zip(levels, got, strict=True):
+        q = (1 - g) * probs + g / 10
+        rows = [plurality_probability(q[i], 100, int(labels[i])) for i in range(30)]
+        assert value == pytest.approx(np.mean(rows), rel=1e-13, abs=1e-16)
+    # uniform votes at gamma = 1: every sample has the same Q
+    assert got[-1] == pytest.approx(plurality_probability(np.full(10, 0.1), 100), rel=1e-13)
