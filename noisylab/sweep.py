@@ -370,7 +370,8 @@ def execute_run(run: Run, *, config: SweepConfig, datasets: dict, trainer: Calla
 # ---------------------------------------------------------------------------------------------
 # the sweep
 
-def _device_name() -> str:
+def device_name() -> str:
+    """The device Keras trains on, in words, for metadata.json (never imports TensorFlow)."""
     import sys
 
     if "tensorflow" not in sys.modules:   # never import TensorFlow just for the metadata
@@ -434,7 +435,7 @@ def run_sweep(config: SweepConfig, out: str | Path | None = None, *, force: bool
     folder = plan.folder
     default = trainer is None
     trainer = trainer or _default_trainer()
-    folder.create(plan.config, device=_device_name() if default else "unknown (custom trainer)")
+    folder.create(plan.config, device=device_name() if default else "unknown (custom trainer)")
     progress.sweep_started(total=len(plan.todo), skipped=len(plan.runs) - len(plan.todo),
                            folder=folder.path)
     features = FeatureCache(folder.cache_dir, plan.config, trainer, progress,

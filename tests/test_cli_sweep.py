@@ -143,3 +143,34 @@ def test_smoke_config_end_to_end(tmp_path):
         [sys.executable, "-m", "noisylab", "sweep", "--config", str(ROOT / "configs/smoke.yaml"),
          "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert again.returncode == 0 and "0 runs done, 2 kept" in again.stdout
+
+
+def test_backend_start_chatter_is_dropped_and_other_stderr_kept(capfd):
+    import os
+
+    from noisylab.cli.sweep import _quiet_backend_start
+
+    chatter = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795.1 1 port.cc:153] oneDNN custom operations are on.\n"
+        "E0000 00:00:1795.2 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+    )
+    with _quiet_backend_start():
+        os.write(2, chatter.encode())
+        os.write(2, b"UserWarning: something a user must see\n")
+    err = capfd.readouterr().err
+    assert "something a user must see" in err
+    assert "I0000" not in err and "cuInit" not in err and "absl" not in err
+
+
+def test_backend_start_restores_stderr_after_an_error(capfd):
+    import os
+
+    from noisylab.cli.sweep import _quiet_backend_start
+
+    with pytest.raises(RuntimeError), _quiet_backend_start():
+        os.write(2, b"kept line\n")
+        raise RuntimeError("boom")
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert err.splitlines() == ["kept line", "after"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -73,6 +78,33 @@ def _make_progress(console):
     return BarProgress()
 
 
+# TensorFlow's C++ start-up lines, printed before its logging is set up (so TF_CPP_MIN_LOG_LEVEL
+# cannot silence them) and on every CPU-only machine; they would break the progress bar.
+_TF_CHATTER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog|I0000 |To enable the following "
+    r"instructions:|E0000 .*failed call to cuInit)"
+)
+
+
+@contextlib.contextmanager
+def _quiet_backend_start():
+    """Capture stderr while Keras and its backend load; pass on all but the start-up chatter."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip() and not _TF_CHATTER.match(line):
+                    click.echo(line, err=True)
+
+
 def _summary_table(summary_csv: Path):
     import pandas as pd
     from rich.table import Table
@@ -124,22 +156,24 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
     CPU cores). A rerun of the same command resumes; a different config needs another --out.
     """
-    import os
-
     from rich.console import Console
 
     from noisylab.config import default_config, load_config, resolve
-    from noisylab.sweep import plan_sweep, run_sweep
+    from noisylab.sweep import device_name, plan_sweep, run_sweep
 
-    # TensorFlow's C++ start-up chatter would break the progress bar; warnings still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
                      models=model, epochs=epochs, patience=patience, batch_size=batch_size,
                      learning_rate=lr, val=val, subset=subset, seed=seed,
                      deterministic=deterministic)
-    # Every check happens here, before the results folder exists.
-    plan = plan_sweep(config, out, force=force)
+    with _quiet_backend_start():
+        # Every check happens here, before the results folder exists (checking the model names
+        # loads Keras).
+        plan = plan_sweep(config, out, force=force)
+        device = device_name()
+    if plan.todo:
+        click.echo(f"device: {device}", err=True)
     err = Console(stderr=True)
     progress = _make_progress(err)
     try:
