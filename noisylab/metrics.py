@@ -107,18 +107,6 @@ def detection_scores(scores, corrupted) -> tuple[float, float]:
             float(average_precision_score(corrupted, scores)))
 
 
-def realized_transition(y_true, y_noisy, num_classes: int) -> np.ndarray:
-    """Realized ``P(noisy = j | true = i)`` as an (L, L) float64 matrix.
-
-    Rows of classes absent from ``y_true`` are the identity row, so every row sums to 1.
-    """
-    y_true, y_noisy = _pair(y_true, y_noisy)
-    counts = np.zeros((num_classes, num_classes), dtype=np.float64)
-    np.add.at(counts, (y_true, y_noisy), 1.0)
-    rows = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, rows, out=np.eye(num_classes), where=rows > 0)
-
-
 def run_metrics(*, test_probs, y_test, y_test_noisy, train_probs, y_train_true, y_train_noisy,
                 num_classes: int) -> dict[str, float]:
     """All per-run metrics of the sweep's ``runs.csv``.

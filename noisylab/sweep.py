@@ -29,7 +29,8 @@ import numpy as np
 
 from noisylab.config import SweepConfig, config_hash
 from noisylab.errors import NoisylabError
-from noisylab.metrics import realized_transition, run_metrics
+from noisylab.metrics import run_metrics
+from noisylab.noise import realized_transition
 from noisylab.results import N_IMAGES, ResultsFolder
 from noisylab.runs import Run, expand, run_seeds, short_name
 from noisylab.splits import features_key, stratified_take

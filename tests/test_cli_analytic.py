@@ -59,7 +59,8 @@ def test_bad_arguments_exit_2(tmp_path):
     for args, text in [
         (["--classes", "1"], "L) must be an integer >= 2"),
         (["--classes", "5", "--k", "0"], "--k must be"),
-        (["--classes", "5", "--levels", "0:2:0.5"], "--levels must lie in [0, 1]"),
+        (["--classes", "5", "--levels", "0:2:0.5"],
+         "bad --levels '0:2:0.5': level must be in [0, 1]"),
         (["--noise", "confusion", "--classes", "3"], "needs a matrix"),
         ([], "--classes is required"),
     ]:

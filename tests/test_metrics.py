@@ -6,8 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from noisylab.errors import NoisylabError
 from noisylab.metrics import (
@@ -15,7 +13,6 @@ from noisylab.metrics import (
     detection_scores,
     f1,
     per_sample_loss,
-    realized_transition,
     run_metrics,
 )
 
@@ -62,17 +59,6 @@ def test_detection_perfect_random_and_degenerate():
     for mask in (np.zeros(4, bool), np.ones(4, bool)):
         a, b = detection_scores(np.arange(4.0), mask)
         assert math.isnan(a) and math.isnan(b)
-
-
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=50), st.integers(0, 2**31))
-def test_realized_transition_rows_sum_to_one(labels, seed):
-    y = np.array(labels)
-    noisy = np.random.default_rng(seed).integers(0, 4, y.size)
-    t = realized_transition(y, noisy, 4)
-    assert t.shape == (4, 4)
-    np.testing.assert_allclose(t.sum(axis=1), 1.0)
-    assert 1 - np.trace(t * np.bincount(y, minlength=4)[:, None]) / y.size == pytest.approx(
-        (y != noisy).mean())
 
 
 def test_run_metrics_memorization_and_detection():

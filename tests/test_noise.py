@@ -254,3 +254,14 @@ def test_importing_noise_does_not_import_keras_or_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=50), st.integers(0, 2**31))
+def test_realized_transition_rows_sum_to_one(labels, seed):
+    y = np.array(labels)
+    noisy = np.random.default_rng(seed).integers(0, 4, y.size)
+    t = realized_transition(y, noisy, 4)
+    assert t.shape == (4, 4)
+    np.testing.assert_allclose(t.sum(axis=1), 1.0)
+    assert 1 - np.trace(t * np.bincount(y, minlength=4)[:, None]) / y.size == pytest.approx(
+        (y != noisy).mean())

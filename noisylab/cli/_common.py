@@ -29,3 +29,14 @@ def user_errors(func):
             raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
     return wrapper
+
+
+def parse_ks(text: str, *, option: str = "--k") -> list[int]:
+    """Parse a comma list of neighbour counts K, each an integer >= 1 (``"1,5,25"``)."""
+    try:
+        ks = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        raise NoisylabError(f"{option} must be a comma list of integers >= 1, got {text!r}")
+    return ks

@@ -4,58 +4,9 @@ from __future__ import annotations
 
 import click
 
-from noisylab.cli._common import user_errors
+from noisylab.cli._common import parse_ks, user_errors
 
 _KINDS = ("random", "symmetric", "flip", "confusion", "concentrated")
-
-
-def _parse_ks(text: str) -> list[int]:
-    from noisylab.errors import NoisylabError
-
-    try:
-        ks = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise NoisylabError(f"--k must be a comma list of integers >= 1, got {text!r}") from None
-    if not ks or min(ks) < 1:
-        raise NoisylabError(f"--k must be a comma list of integers >= 1, got {text!r}")
-    return ks
-
-
-def _parse_levels(text: str):
-    import numpy as np
-
-    from noisylab.errors import NoisylabError
-
-    try:
-        if ":" in text:
-            start, stop, step = (float(v) for v in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int(round((stop - start) / step)) + 1
-            levels = np.round(start + step * np.arange(count), 12)
-            levels = levels[levels <= stop + 1e-9]
-        else:
-            levels = np.array([float(v) for v in text.split(",") if v.strip()])
-    except ValueError:
-        raise NoisylabError(
-            f"--levels must be START:STOP:STEP or a comma list, got {text!r}"
-        ) from None
-    if levels.size == 0 or np.any((levels < 0) | (levels > 1)):
-        raise NoisylabError(f"--levels must lie in [0, 1], got {text!r}")
-    return levels
-
-
-def _load_matrix(path):
-    import numpy as np
-
-    from noisylab.errors import NoisylabError
-
-    try:
-        if str(path).endswith(".npy"):
-            return np.load(path, allow_pickle=False)
-        return np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
-        raise NoisylabError(f"cannot read matrix {path}: {exc}") from None
 
 
 def _load_softmax(path):
@@ -104,11 +55,16 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
     import pandas as pd
 
     from noisylab.analytic import accuracy_table
+    from noisylab.config import parse_levels
     from noisylab.errors import NoisylabError
+    from noisylab.noise import read_matrix
     from noisylab.plots.analytic import analytic_curves_figure
 
-    k_list = _parse_ks(ks)
-    level_arr = _parse_levels(levels)
+    k_list = parse_ks(ks)
+    try:
+        level_arr = np.asarray(parse_levels(levels))
+    except NoisylabError as exc:
+        raise NoisylabError(f"bad --levels {levels!r}: {exc}") from None
     probs = y_true = None
     if softmax is not None:
         probs, y_true = _load_softmax(softmax)
@@ -120,7 +76,7 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
             )
     if num_classes is None:
         raise NoisylabError("--classes is required without --softmax")
-    mat = _load_matrix(matrix) if matrix is not None else None
+    mat = read_matrix(matrix) if matrix is not None else None
     table = accuracy_table(kind, level_arr, k_list, num_classes, matrix=mat,
                            clean_probs=probs, true_labels=y_true)          # (levels, ks)
     frame = pd.DataFrame({

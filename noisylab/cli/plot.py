@@ -6,21 +6,7 @@ from pathlib import Path
 
 import click
 
-from noisylab.cli._common import UserError, user_errors
-
-
-def _parse_k(value: str | None) -> list[int]:
-    if not value:
-        return []
-    try:
-        ks = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(
-            f"--k must be comma-separated integers like 1,5,25, got {value!r}"
-        ) from None
-    if any(k < 1 for k in ks):
-        raise UserError(f"--k values must be >= 1, got {value!r}")
-    return ks
+from noisylab.cli._common import parse_ks, user_errors
 
 
 @click.command("plot")
@@ -42,7 +28,7 @@ def plot(results_dir: Path, fmt: str, out: Path | None, analytic: bool,
     softmax_histograms, noise_matrix, prediction_grid and a self-contained report.html.
     Partial results (a sweep still running) are plotted as they are, with a note.
     """
-    ks = _parse_k(k_text)
+    ks = parse_ks(k_text) if k_text else []
     from noisylab.plots.render import render_results
 
     rendered = render_results(results_dir, out=out, fmt=fmt, analytic=analytic, k_values=ks)
