@@ -158,15 +158,26 @@ def read_runs(path: str | os.PathLike):
 # ---------------------------------------------------------------------------------------------
 # metadata
 
-def _git_commit() -> str:
+def _git(*args: str) -> str | None:
+    """Output of a git command run in the package's checkout, or None outside a checkout."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True,
+                             timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else "unknown"
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _git_commit() -> str:
+    commit = (_git("rev-parse", "HEAD") or "").strip()
+    return commit or "unknown"
+
+
+def _git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (results then match no commit exactly)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status.strip())
 
 
 def _version(package: str) -> str:
@@ -190,6 +201,7 @@ def environment(*, device: str = "unknown") -> dict[str, Any]:
     return {
         "noisylab_version": __version__,
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "keras": _version("keras"),

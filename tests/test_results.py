@@ -87,6 +87,7 @@ def test_create_writes_config_and_metadata_then_appends_sessions(tmp_path):
         assert meta[key], key
     assert meta["config_hash"] == config_hash(cfg)
     assert len(meta["git_commit"]) == 40 or meta["git_commit"] == "unknown"
+    assert "git_dirty" in meta
     folder.create(cfg, device="CPU")
     assert len(json.loads(folder.metadata_file.read_text())["sessions"]) == 2
     folder.check(cfg)
@@ -115,3 +116,12 @@ def test_check_writable_read_only(tmp_path):
             check_writable(ro / "r")
     finally:
         ro.chmod(0o700)
+
+
+@pytest.mark.parametrize(("status", "dirty"), [(" M noisylab/x.py\n", True), ("", False),
+                                               (None, None)])
+def test_metadata_says_when_tracked_files_differ_from_the_commit(monkeypatch, status, dirty):
+    from noisylab import results
+
+    monkeypatch.setattr(results, "_git", lambda *args: status if args[0] == "status" else None)
+    assert results.environment()["git_dirty"] is dirty
