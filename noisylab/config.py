@@ -241,8 +241,8 @@ def validate(config: SweepConfig) -> None:
         value = getattr(t, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise NoisylabError(f"train.{key} must be an integer >= 1, got {value!r}")
-    if isinstance(t.patience, bool) or not isinstance(t.patience, int) or t.patience < 0:
-        raise NoisylabError(f"train.patience must be an integer >= 0, got {t.patience!r}")
+    if isinstance(t.patience, bool) or not isinstance(t.patience, int) or t.patience < 1:
+        raise NoisylabError(f"train.patience must be an integer >= 1, got {t.patience!r}")
     if not (isinstance(t.learning_rate, (int, float)) and t.learning_rate > 0):
         raise NoisylabError(f"train.learning_rate must be > 0, got {t.learning_rate!r}")
 
@@ -289,7 +289,9 @@ def _coerce(value: Any, kind: type, key: str) -> Any:
             raise NoisylabError(f"{key} must be an integer, got {value!r}")
         return value
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            raise NoisylabError(f"{key} must be a number, got {value!r}")
+        if not isinstance(value, (int, float)):
             try:
                 return float(value)
             except (TypeError, ValueError):

@@ -10,12 +10,10 @@ Ctrl-C included, there is no output file (an older one at the same path is left 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from noisylab import rawformats as raw
+from noisylab.atomic import atomic_open
 from noisylab.data import DEFAULT_DATA_DIR, Dataset, save_dataset
 from noisylab.errors import NoisylabError
 from noisylab.sources import SOURCES, RawFile, Source
@@ -168,21 +167,20 @@ def _download(src: Source, rf: RawFile, folder: Path, log) -> bytes:
     failure: NoisylabError | None = None  # a mirror answered, but not with the right file
     for url in src.urls(rf.filename):
         log(f"downloading {url}")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{rf.filename}.", suffix=".part")
         try:
-            digest = hashlib.md5(usedforsecurity=False)
-            with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(
+            # The download lands in a temp file that becomes `target` only once verified.
+            with atomic_open(target) as fh, urllib.request.urlopen(
                 url, timeout=DOWNLOAD_TIMEOUT_S
             ) as response:
+                digest = hashlib.md5(usedforsecurity=False)
                 while chunk := response.read(_CHUNK):
                     digest.update(chunk)
                     fh.write(chunk)
-            if digest.hexdigest() != rf.md5.lower():
-                raise NoisylabError(
-                    f"checksum mismatch for {rf.filename} downloaded from {url}: expected md5 "
-                    f"{rf.md5}, got {digest.hexdigest()}"
-                )
-            os.replace(tmp, target)
+                if digest.hexdigest() != rf.md5.lower():
+                    raise NoisylabError(
+                        f"checksum mismatch for {rf.filename} downloaded from {url}: expected "
+                        f"md5 {rf.md5}, got {digest.hexdigest()}"
+                    )
             return target.read_bytes()
         except NoisylabError as exc:
             failure = exc
@@ -197,9 +195,6 @@ def _download(src: Source, rf: RawFile, folder: Path, log) -> bytes:
             raise NoisylabError(f"cannot download from {url!r}: {exc}") from None
         except OSError as exc:
             raise NoisylabError(f"cannot save the download in {folder}: {exc}") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
     if failure is not None:
         raise failure
     names = ", ".join(f.filename for f in src.files)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from noisylab.config import SweepConfig
+from noisylab.data import H5_SUFFIXES
 
 #: The purposes, in the order of `SeedSequence.spawn`; never reorder (it would change every seed).
 STREAMS = ("split", "noise", "model")
@@ -90,7 +91,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def short_name(dataset: str) -> str:
     """A dataset's short, filesystem-safe name: the file stem for paths, else the name."""
-    if "/" in dataset or "\\" in dataset or dataset.endswith((".h5", ".hdf5")):
+    if "/" in dataset or "\\" in dataset or dataset.lower().endswith(H5_SUFFIXES):
         dataset = Path(dataset).stem
     return _UNSAFE.sub("_", dataset).strip("_") or "dataset"
 

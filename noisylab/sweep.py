@@ -130,7 +130,8 @@ def _model_names() -> Sequence[str]:
 
 def check_noise_kinds(config: SweepConfig) -> None:
     """Check the noise kinds (and their options' keys) against `noisylab.noise.NOISE_KINDS`."""
-    from noisylab.noise import NOISE_KINDS
+    from noisylab.noise import KIND_OPTIONS, NOISE_KINDS
+    from noisylab.noise.core import check_options
 
     kinds = [k for k in NOISE_KINDS if k not in UNSWEEPABLE_NOISE]
     for kind in config.noise:
@@ -142,6 +143,7 @@ def check_noise_kinds(config: SweepConfig) -> None:
             raise NoisylabError(
                 f"noise_options names {kind!r}, which is not among the swept kinds: "
                 f"{', '.join(config.noise)}")
+        check_options(kind, dict(config.noise_options[kind]), KIND_OPTIONS[kind])
 
 
 def check_models(config: SweepConfig, *, model_names: Sequence[str] | None = None) -> None:
@@ -247,7 +249,7 @@ class FeatureCache:
             result = self.trainer(
                 ds.x_train[fit], ds.y_train[fit], ds.x_train[val], ds.y_train[val],
                 ds.x_test[:0], options=dataclasses.replace(self.config.train, model=model),
-                num_classes=ds.num_classes, seed=seeds["model"], dataset_name=name,
+                num_classes=ds.num_classes, seed=seeds["model"], dataset_name=ds.name,
                 keep_model=True)
             feats = (self.extract(result.model, ds.x_train), self.extract(result.model, ds.x_test))
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -332,7 +334,7 @@ def execute_run(run: Run, *, config: SweepConfig, datasets: dict, trainer: Calla
     options = dataclasses.replace(config.train, model=run.model)
     start = time.perf_counter()
     result = trainer(x_fit, y_fit, x_val, y_val, ds.x_test[test_idx], options=options,
-                     num_classes=L, seed=run.seed_model, dataset_name=run.dataset_name,
+                     num_classes=L, seed=run.seed_model, dataset_name=ds.name,
                      on_epoch_end=functools.partial(progress.epoch_end, run))
     metrics = run_metrics(test_probs=result.test_probs, y_test=y_test,
                           y_test_noisy=y_test_noisy, train_probs=result.train_probs,

@@ -92,3 +92,10 @@ def test_help_does_not_import_matplotlib():
             "print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_cli_noise_choices_are_the_library_kinds():
+    from noisylab.analytic import ANALYTIC_KINDS
+    from noisylab.cli.analytic import _KINDS
+
+    assert tuple(_KINDS) == tuple(ANALYTIC_KINDS)

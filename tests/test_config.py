@@ -128,6 +128,8 @@ def test_unknown_keys_are_named_with_the_valid_ones(tmp_path):
     ({"noise": []}, "noise must name at least one"),
     ({"models": ["a", "a"]}, "models must not repeat"),
     ({"train": {"epochs": 0}}, "train.epochs must be an integer >= 1"),
+    ({"train": {"patience": 0}}, "train.patience must be an integer >= 1, got 0"),
+    ({"train": {"learning_rate": True}}, "train.learning_rate must be a number, got True"),
     ({"train": {"learning_rate": "fast"}}, "train.learning_rate must be a number"),
     ({"train": {"augment": "yes"}}, "train.augment must be true or false"),
     ({"repeats": 1.5}, "repeats must be an integer"),

@@ -430,7 +430,7 @@ def test_download_checksum_mismatch(served, tmp_path):
         prepare_dataset("mnist", out=out, sources={"mnist": src})
     raw = tmp_path / "data" / "raw" / "mnist"
     assert IDX_NAMES["train_labels"] not in only_output(raw)  # never moved into place
-    assert not [p for p in only_output(raw) if p.endswith(".part")]
+    assert not [p for p in only_output(raw) if p.startswith(".")]  # no temp file left
     assert not out.exists()
 
 
@@ -457,4 +457,5 @@ def test_offline_says_so_and_suggests_source(tmp_path):
     assert "train-images-idx3-ubyte.gz" in message and "--source FOLDER" in message
     assert "\n" not in message
     assert not out.exists()
-    assert not [p for p in only_output(tmp_path / "data" / "raw" / "mnist") if p.endswith(".part")]
+    left = only_output(tmp_path / "data" / "raw" / "mnist")
+    assert not [p for p in left if p.startswith(".")]  # no temp file left

@@ -62,6 +62,7 @@ def test_seeds_are_pinned():
 def test_short_names_and_ids_are_filesystem_safe():
     assert short_name("data/my mnist.h5") == "my_mnist"
     assert short_name("digits") == "digits"
+    assert short_name("c10.HDF") == "c10" and short_name("x.he5") == "x"
     assert make_run_id("a", "flip", 0.1, 0, "m/x") == "a-flip-0.100-r0-m_x"
 
 
@@ -220,6 +221,13 @@ def test_validation_creates_nothing(tmp_path, kw, match):
     with pytest.raises(NoisylabError, match=match):
         sweep(small(**kw), out)
     assert not (tmp_path / "deep").exists()
+
+
+def test_unknown_noise_option_is_refused_before_any_folder(tmp_path):
+    cfg = small(noise_options={"random": {"strat": True}})
+    with pytest.raises(NoisylabError, match="kind 'random' does not take option 'strat'"):
+        plan_sweep(cfg, tmp_path / "r", model_names=FAKE_MODELS)
+    assert not (tmp_path / "r").exists()
 
 
 def test_plan_creates_nothing(tmp_path):

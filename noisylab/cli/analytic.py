@@ -58,6 +58,7 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
     from noisylab.config import parse_levels
     from noisylab.errors import NoisylabError
     from noisylab.noise import read_matrix
+    from noisylab.plots import style
     from noisylab.plots.analytic import analytic_curves_figure
 
     k_list = parse_ks(ks)
@@ -90,14 +91,6 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out / "analytic.csv", out / "analytic.png"
-    _atomic_write(csv_path, lambda fh: fh.write(frame.to_csv(index=False).encode()))
-    _atomic_write(png_path, lambda fh: fig.savefig(fh, format="png", dpi=150))
+    style.write_atomic(csv_path, frame.to_csv(index=False))
+    style.write_atomic(png_path, style.figure_bytes(fig, "png"))
     click.echo(f"wrote {csv_path} and {png_path}")
-
-
-def _atomic_write(path, write) -> None:
-    """Call ``write(file)`` on a temp file that replaces ``path`` only once it is complete."""
-    from noisylab.atomic import atomic_open
-
-    with atomic_open(path) as fh:
-        write(fh)

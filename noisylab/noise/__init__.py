@@ -7,12 +7,13 @@ point; `NOISE_KINDS` lists the kinds. Importing this package never imports Tenso
 
 from noisylab.noise.core import NoisyLabels, realized_transition
 from noisylab.noise.files import load_noisy, read_label_file, read_matrix, save_noisy
-from noisylab.noise.kinds import NOISE_KINDS, inject
+from noisylab.noise.kinds import KIND_OPTIONS, NOISE_KINDS, inject
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace
 from noisylab.noise.presets import CIFAR100_COARSE, PRESETS
 
 __all__ = [
     "CIFAR100_COARSE",
+    "KIND_OPTIONS",
     "NOISE_KINDS",
     "PRESETS",
     "NoisyLabels",

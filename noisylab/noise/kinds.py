@@ -41,7 +41,7 @@ from noisylab.noise.presets import preset_mapping
 
 NOISE_KINDS = ("random", "symmetric", "flip", "asymmetric", "confusion", "concentrated", "file")
 
-_OPTIONS = {
+KIND_OPTIONS = {
     "random": ("stratify",),
     "symmetric": ("stratify",),
     "flip": ("mapping", "stratify"),
@@ -224,7 +224,7 @@ def inject(labels, *, kind: str, level, rng: np.random.Generator, num_classes=No
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if kind not in _KINDS:
         raise NoisylabError(f"unknown noise kind {kind!r}; known: {', '.join(NOISE_KINDS)}")
-    check_options(kind, options, _OPTIONS[kind])
+    check_options(kind, options, KIND_OPTIONS[kind])
     y, L = check_labels(labels, num_classes)
     level = None if kind == "file" else check_level(level, kind=kind)
     noisy, resolved = _KINDS[kind](y, level, L, rng, **options)

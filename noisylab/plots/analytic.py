@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-             "#000000")
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+from noisylab.plots import style
 
 
 def analytic_curves_figure(df, *, title: str = "K-NN plurality model") -> Figure:
@@ -30,12 +27,13 @@ def analytic_curves_figure(df, *, title: str = "K-NN plurality model") -> Figure
         from noisylab.errors import NoisylabError
 
         raise NoisylabError(f"frame needs columns level, k, accuracy; missing {sorted(missing)}")
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = style.new_figure(7.5, 4.5)
     ax = fig.add_subplot()
+    style.apply_style(ax)
     for idx, (k, part) in enumerate(sorted(df.groupby("k"), key=lambda kv: kv[0])):
         part = part.sort_values("level")
-        ax.plot(part["level"], part["accuracy"], color=OKABE_ITO[idx % len(OKABE_ITO)],
-                marker=_MARKERS[idx % len(_MARKERS)], markersize=3.5, linewidth=1.6,
+        ax.plot(part["level"], part["accuracy"], color=style.color(idx),
+                marker=style.marker(idx), markersize=3.5, linewidth=1.6,
                 label=f"K = {k}")
     ax.set_xlabel("noise level γ")
     ax.set_ylabel("expected accuracy")
