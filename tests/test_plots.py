@@ -19,14 +19,8 @@ from noisylab.errors import NoisylabError
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import METRICS, load_results, pick_levels, summarize
 from noisylab.plots.render import render_results
+from noisylab.results import RUN_COLUMNS
 
-RUN_COLUMNS = (
-    "run_id", "config_hash", "dataset", "noise", "level", "repeat", "model", "val_policy",
-    "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
-    "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
-    "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap",
-    "best_epoch", "epochs", "train_seconds", "images_per_second",
-)
 L = 10
 N_TEST = 40
 N_TRAIN = 120
