@@ -33,7 +33,7 @@ def bare_fit(ds, *, model_name: str, epochs: int, batch_size: int, seed: int) ->
     import keras
     import numpy as np
 
-    from noisylab.models import build_model
+    from noisylab.training.models import build_model
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -56,7 +56,7 @@ def bare_fit(ds, *, model_name: str, epochs: int, batch_size: int, seed: int) ->
 def sweep_runs(*, model_name: str, epochs: int, batch_size: int, runs: int):
     """Per-epoch seconds of every run and the sweep's wall and work seconds."""
     from noisylab.config import TrainOptions, default_config, resolve
-    from noisylab.sweep import Progress, run_sweep
+    from noisylab.sweep import Progress, plan_sweep, run_sweep
 
     stamps: dict[str, list[float]] = {}
 
@@ -71,7 +71,7 @@ def sweep_runs(*, model_name: str, epochs: int, batch_size: int, runs: int):
                                      batch_size=batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = run_sweep(cfg, os.path.join(tmp, "bench"), progress=Stamp())
+        result = run_sweep(plan_sweep(cfg, os.path.join(tmp, "bench")), progress=Stamp())
         wall = time.perf_counter() - start
     per_epoch = [d for s in stamps.values() for d in _per_epoch(s)]
     return per_epoch, wall, result.work_seconds, len(cfg.levels)

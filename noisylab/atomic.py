@@ -1,7 +1,9 @@
 """Atomic file writes: a temp file in the same folder, flush + fsync, then `os.replace`.
 
 A crash, SIGKILL or Ctrl-C never leaves half a file at the destination: a reader sees the old file
-or the new one. Every writer in noisylab goes through here. Standard library only.
+or the new one, and after the rename the folder is fsynced too, so the new name survives a power
+cut. Every writer in noisylab goes through here: text, bytes, ``.npy``/``.npz`` arrays, figures
+(as bytes) and h5py files (`atomic_path`). numpy is imported only by the array writers.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -89,6 +92,24 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; return the path."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """`numpy.savez` to ``path`` atomically (uncompressed, no pickled objects)."""
+    import numpy as np
+
+    with atomic_open(path) as fh:
+        np.savez(fh, **arrays)
+    return Path(path)
+
+
+def atomic_save_npy(path: str | os.PathLike, array) -> Path:
+    """`numpy.save` to ``path`` atomically, without pickling."""
+    import numpy as np
+
+    with atomic_open(path) as fh:
+        np.save(fh, array, allow_pickle=False)
+    return Path(path)
 
 
 def remove_temp_files(folder: str | os.PathLike) -> int:

@@ -1,24 +1,75 @@
 """Frozen dataclasses describing what to run. YAML in, resolved YAML out.
 
-`TrainOptions` is the contract between the sweep and `noisylab.train`; `SweepConfig` describes
+`TrainOptions` is the contract between the sweep and `noisylab.training`; `SweepConfig` describes
 a whole grid of runs (datasets x noise kinds x levels x repeats x models) and is what
 ``noisylab sweep`` reads from ``--config`` and writes back, fully resolved, to
 ``results/<name>/config.yaml``.
+
+Each field states its own rule in its metadata (``check``), and `from_dict`/`to_dict` walk
+`dataclasses.fields`: adding an option is one line in its dataclass. Unknown keys are errors.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from noisylab.errors import NoisylabError
+from noisylab.validate import check_bool, check_choice, check_names, check_scalar
+
+VAL_POLICIES = ("clean", "noisy")
+
+#: Levels of the default sweep: 0, 0.1, ..., 0.9.
+DEFAULT_LEVELS = "0:0.9:0.1"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _option(default: Any = dataclasses.MISSING, *, check: Callable[[Any, str], Any] | None = None,
+            factory: Callable[[], Any] | None = None, yaml: bool = True):
+    """A dataclass field with its rule: ``check(value, name)`` returns the checked value."""
+    meta = {"check": check, "yaml": yaml}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _integer(low: int):
+    return functools.partial(check_scalar, kind=int, low=low)
+
+
+def _number(low=None, high=None, closed="both"):
+    return functools.partial(check_scalar, kind=float, low=low, high=high, closed=closed)
+
+
+def _check_name(value, name):
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise NoisylabError(f"{name} must be letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def _check_options_by_kind(value, name):
+    for kind, options in value.items():
+        if not isinstance(options, Mapping):
+            raise NoisylabError(f"{name}.{kind} must be a mapping of options, got {options!r}")
+    return value
+
+
+def _run_checks(obj, prefix: str = "") -> None:
+    """Apply every field's ``check`` to a frozen dataclass instance, storing the checked value."""
+    for f in fields(obj):
+        check = f.metadata.get("check")
+        if check is not None:
+            object.__setattr__(obj, f.name, check(getattr(obj, f.name), prefix + f.name))
 
 
 @dataclass(frozen=True)
@@ -28,14 +79,15 @@ class TrainOptions:
     Attributes
     ----------
     model : str
-        Name in the `noisylab.models` registry.
+        Name in the `noisylab.training.models` registry.
     epochs : int
-        Maximum number of epochs.
+        Maximum number of epochs (>= 1).
     patience : int
-        Early-stopping patience, in epochs, on the validation accuracy; best weights are restored.
+        Early-stopping patience (>= 1), in epochs, on the validation accuracy; best weights are
+        restored.
     batch_size : int
     learning_rate : float
-        Adam's learning rate.
+        Adam's learning rate (> 0, finite).
     reduce_lr : bool
         Halve the learning rate when the validation loss plateaus (ReduceLROnPlateau).
     augment : bool
@@ -44,23 +96,22 @@ class TrainOptions:
         Train under the ``mixed_bfloat16`` policy.
     deterministic : bool
         Turn on TensorFlow op determinism so that the same seed gives identical results.
+
+    Every value is checked on construction (``train.<name> must be ...``).
     """
 
-    model: str = "seed-cnn"
-    epochs: int = 20
-    patience: int = 3
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    reduce_lr: bool = False
-    augment: bool = False
-    mixed_precision: bool = False
-    deterministic: bool = False
+    model: str = _option("seed-cnn", yaml=False)
+    epochs: int = _option(20, check=_integer(1))
+    patience: int = _option(3, check=_integer(1))
+    batch_size: int = _option(64, check=_integer(1))
+    learning_rate: float = _option(2e-3, check=_number(0.0, closed="neither"))
+    reduce_lr: bool = _option(False, check=check_bool)
+    augment: bool = _option(False, check=check_bool)
+    mixed_precision: bool = _option(False, check=check_bool)
+    deterministic: bool = _option(False, check=check_bool)
 
-
-VAL_POLICIES = ("clean", "noisy")
-
-#: Levels of the default sweep: 0, 0.1, ..., 0.9.
-DEFAULT_LEVELS = "0:0.9:0.1"
+    def __post_init__(self) -> None:
+        _run_checks(self, "train.")
 
 
 @dataclass(frozen=True)
@@ -72,7 +123,8 @@ class SweepConfig:
     name : str
         Folder name under ``results/`` (only used when ``--out`` is not given).
     seed : int
-        Root seed; every run's split, noise and model seeds derive from it (see `noisylab.runs`).
+        Root seed; every run's split, noise and model seeds derive from it (see
+        `noisylab.sweep.grid`).
     datasets : tuple of str
         Built-in dataset names (``digits``), prepared names or HDF5 paths.
     noise : tuple of str
@@ -82,7 +134,7 @@ class SweepConfig:
     repeats : int
         Independent repeats per grid point (>= 1).
     models : tuple of str
-        Model names from `noisylab.models.MODEL_NAMES`.
+        Model names from `noisylab.training.models.MODEL_NAMES`.
     val : {'clean', 'noisy'}
         ``clean``: split the clean test set 50/50 (seeded) into validation and test.
         ``noisy``: hold out ``val_fraction`` of the noisy training set.
@@ -97,26 +149,31 @@ class SweepConfig:
         ``{"concentrated": {"features": "model"}}``.
     train : TrainOptions
         Training options; ``train.model`` is ignored in favour of ``models``.
+
+    Names of datasets, models and noise kinds are checked against their registries by
+    `noisylab.sweep.plan`, which knows them; every other rule is checked on construction.
     """
 
-    name: str = "default"
-    seed: int = 0
-    datasets: tuple[str, ...] = ("digits",)
-    noise: tuple[str, ...] = ("random",)
-    levels: tuple[float, ...] = ()
-    repeats: int = 1
-    models: tuple[str, ...] = ("seed-cnn",)
-    val: str = "clean"
-    val_fraction: float = 0.1
-    subset: int | None = None
-    test_size: float = 0.2
-    noise_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    train: TrainOptions = field(default_factory=TrainOptions)
+    name: str = _option("default", check=_check_name)
+    seed: int = _option(0, check=_integer(0))
+    datasets: tuple[str, ...] = _option(("digits",), check=check_names)
+    noise: tuple[str, ...] = _option(("random",), check=check_names)
+    levels: tuple[float, ...] = _option(())
+    repeats: int = _option(1, check=_integer(1))
+    models: tuple[str, ...] = _option(("seed-cnn",), check=check_names)
+    val: str = _option("clean", check=lambda v, n: check_choice(v, n, VAL_POLICIES))
+    val_fraction: float = _option(0.1, check=_number(0.0, 1.0, "neither"))
+    subset: int | None = _option(None, check=functools.partial(check_scalar, kind=int, low=1,
+                                                                allow_none=True))
+    test_size: float = _option(0.2, check=_number(0.0, 1.0, "neither"))
+    noise_options: Mapping[str, Mapping[str, Any]] = _option(factory=dict,
+                                                             check=_check_options_by_kind)
+    train: TrainOptions = _option(factory=TrainOptions)
 
     def __post_init__(self) -> None:
         if not self.levels:
             object.__setattr__(self, "levels", parse_levels(DEFAULT_LEVELS))
-        validate(self)
+        _run_checks(self)
 
     @property
     def n_runs(self) -> int:
@@ -160,6 +217,8 @@ def parse_levels(spec: str | float | Sequence[float]) -> tuple[float, ...]:
         When the text is malformed, the range is empty, a step is not positive, a level is
         repeated, or a level lies outside [0, 1].
     """
+    from noisylab.validate import check_level
+
     if isinstance(spec, bool):
         raise NoisylabError(f"levels must be numbers in [0, 1], got {spec!r}")
     if isinstance(spec, (int, float)):
@@ -189,75 +248,26 @@ def parse_levels(spec: str | float | Sequence[float]) -> tuple[float, ...]:
             values.append(_parse_float(str(item), str(item)))
     else:
         raise NoisylabError(f"levels must be a string or a list of numbers, got {spec!r}")
-    levels = tuple(round(v, _LEVEL_DECIMALS) + 0.0 for v in values)
-    for level in levels:
-        if not 0.0 <= level <= 1.0:
-            raise NoisylabError(f"level must be in [0, 1], got {level:g}")
+    levels = tuple(check_level(round(v, _LEVEL_DECIMALS) + 0.0) for v in values)
     if len(set(levels)) != len(levels):
         raise NoisylabError(f"levels must not repeat, got {list(levels)}")
     return levels
 
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def validate(config: SweepConfig) -> None:
-    """Check the rules that need no registry; raise `NoisylabError` naming the bad value.
-
-    Names of datasets, models and noise kinds are checked by `noisylab.sweep.validate_names`,
-    which knows the registries.
-    """
-    if not _NAME_RE.match(str(config.name)):
-        raise NoisylabError(
-            f"name must be letters, digits, '.', '_' or '-', got {config.name!r}")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        raise NoisylabError(f"seed must be an integer >= 0, got {config.seed!r}")
-    if isinstance(config.repeats, bool) or not isinstance(config.repeats, int) \
-            or config.repeats < 1:
-        raise NoisylabError(f"repeats must be an integer >= 1, got {config.repeats!r}")
-    for key in ("datasets", "noise", "models"):
-        value = getattr(config, key)
-        if not value:
-            raise NoisylabError(f"{key} must name at least one entry, got {list(value)}")
-        if len(set(value)) != len(value):
-            raise NoisylabError(f"{key} must not repeat, got {list(value)}")
-    if config.val not in VAL_POLICIES:
-        raise NoisylabError(f"val must be one of {', '.join(VAL_POLICIES)}, got {config.val!r}")
-    if not 0.0 < config.val_fraction < 1.0:
-        raise NoisylabError(f"val_fraction must be in (0, 1), got {config.val_fraction!r}")
-    if not 0.0 < config.test_size < 1.0:
-        raise NoisylabError(f"test_size must be in (0, 1), got {config.test_size!r}")
-    if config.subset is not None and (isinstance(config.subset, bool)
-                                      or not isinstance(config.subset, int)
-                                      or config.subset < 1):
-        raise NoisylabError(f"subset must be an integer >= 1 or null, got {config.subset!r}")
-    for kind in config.noise_options:
-        if not isinstance(config.noise_options[kind], Mapping):
-            raise NoisylabError(
-                f"noise_options.{kind} must be a mapping of options, "
-                f"got {config.noise_options[kind]!r}")
-    t = config.train
-    for key in ("epochs", "batch_size"):
-        value = getattr(t, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NoisylabError(f"train.{key} must be an integer >= 1, got {value!r}")
-    if isinstance(t.patience, bool) or not isinstance(t.patience, int) or t.patience < 1:
-        raise NoisylabError(f"train.patience must be an integer >= 1, got {t.patience!r}")
-    if not (isinstance(t.learning_rate, (int, float)) and t.learning_rate > 0):
-        raise NoisylabError(f"train.learning_rate must be > 0, got {t.learning_rate!r}")
-
-
 # ---------------------------------------------------------------------------------------------
-# YAML / dict conversion
-
-_TRAIN_KEYS = tuple(f.name for f in fields(TrainOptions) if f.name != "model")
-_SWEEP_KEYS = tuple(f.name for f in fields(SweepConfig))
+# YAML / dict conversion, driven by the dataclass fields
 
 
-def _check_keys(data: Mapping, valid: Sequence[str], where: str) -> None:
+def _yaml_fields(cls) -> list[dataclasses.Field]:
+    return [f for f in fields(cls) if f.metadata.get("yaml", True)]
+
+
+def _check_keys(data: Mapping, cls, where: str) -> None:
+    valid = [f.name for f in _yaml_fields(cls)]
     for key in data:
         if key not in valid:
-            hint = " (use 'models' at the top level)" if where == "train" and key == "model" else ""
+            hint = " (use 'models' at the top level)" if cls is TrainOptions and key == "model" \
+                else ""
             raise NoisylabError(
                 f"unknown key {key!r} in {where}{hint}; valid keys: {', '.join(valid)}")
 
@@ -274,74 +284,57 @@ def _as_tuple(value: Any, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _coerce(value: Any, kind: type, key: str) -> Any:
-    """Coerce YAML scalars to a field's type, refusing lossy conversions."""
+def _from_yaml(value: Any, kind: Any, key: str) -> Any:
+    """One YAML value converted to a field's type (the field's own check runs afterwards)."""
+    if kind == tuple[float, ...]:
+        return parse_levels(value)
+    if kind == tuple[str, ...]:
+        return _as_tuple(value, key)
+    if kind is TrainOptions:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise NoisylabError(f"{key} must be a mapping of options, got {value!r}")
+        return _dataclass_from(TrainOptions, value, key)
+    if typing.get_origin(kind) is Mapping or kind is Mapping:
+        value = value or {}
+        if not isinstance(value, Mapping):
+            raise NoisylabError(f"{key} must be a mapping by noise kind, got {value!r}")
+        return {str(k): dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
+    if kind is str:
+        return str(value)
     if value is None:
         return None
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise NoisylabError(f"{key} must be true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise NoisylabError(f"{key} must be an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool):
-            raise NoisylabError(f"{key} must be a number, got {value!r}")
-        if not isinstance(value, (int, float)):
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                raise NoisylabError(f"{key} must be a number, got {value!r}") from None
-        return float(value)
+    if kind in (float, int) and isinstance(value, str):
+        # YAML reads 1e-3 (no dot) as a string; a number written so is still a number.
+        try:
+            return float(value)
+        except ValueError:
+            return value
     return value
 
 
-_TRAIN_TYPES = {"epochs": int, "patience": int, "batch_size": int, "learning_rate": float,
-                "reduce_lr": bool, "augment": bool, "mixed_precision": bool,
-                "deterministic": bool}
+@functools.cache
+def _hints(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {k: (int if v == (int | None) else v) for k, v in hints.items()}
+
+
+def _dataclass_from(cls, data: Mapping[str, Any], where: str):
+    """An instance of ``cls`` from a mapping: keys checked, values converted, rules checked."""
+    _check_keys(data, cls, where)
+    prefix = "" if cls is SweepConfig else f"{where}."
+    hints = _hints(cls)
+    kwargs = {f.name: _from_yaml(data[f.name], hints[f.name], prefix + f.name)
+              for f in _yaml_fields(cls) if f.name in data}
+    return cls(**kwargs)
 
 
 def from_dict(data: Mapping[str, Any], *, where: str = "config") -> SweepConfig:
     """Build a `SweepConfig` from a plain mapping (parsed YAML); unknown keys are errors."""
     if not isinstance(data, Mapping):
         raise NoisylabError(f"{where} must be a mapping of keys, got {type(data).__name__}")
-    _check_keys(data, _SWEEP_KEYS, where)
-    kwargs: dict[str, Any] = {}
-    for key in ("name",):
-        if key in data:
-            kwargs[key] = str(data[key])
-    for key in ("seed", "repeats", "subset"):
-        if key in data:
-            kwargs[key] = _coerce(data[key], int, key)
-    for key in ("val_fraction", "test_size"):
-        if key in data:
-            kwargs[key] = _coerce(data[key], float, key)
-    if "val" in data:
-        kwargs["val"] = str(data["val"])
-    for key in ("datasets", "noise", "models"):
-        if key in data:
-            kwargs[key] = _as_tuple(data[key], key)
-    if "levels" in data:
-        kwargs["levels"] = parse_levels(data["levels"])
-    if "noise_options" in data:
-        opts = data["noise_options"] or {}
-        if not isinstance(opts, Mapping):
-            raise NoisylabError(f"noise_options must be a mapping by noise kind, got {opts!r}")
-        kwargs["noise_options"] = {str(k): dict(v) if isinstance(v, Mapping) else v
-                                   for k, v in opts.items()}
-    if "train" in data:
-        train = data["train"] or {}
-        if not isinstance(train, Mapping):
-            raise NoisylabError(f"train must be a mapping of options, got {train!r}")
-        _check_keys(train, _TRAIN_KEYS, "train")
-        kwargs["train"] = TrainOptions(
-            **{k: _coerce(v, _TRAIN_TYPES[k], f"train.{k}") for k, v in train.items()})
-    config = SweepConfig(**kwargs)
-    return _sync_model(config)
+    return _sync_model(_dataclass_from(SweepConfig, data, where))
 
 
 def _sync_model(config: SweepConfig) -> SweepConfig:
@@ -352,24 +345,22 @@ def _sync_model(config: SweepConfig) -> SweepConfig:
     return config
 
 
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in _yaml_fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(dict(v)) if isinstance(v, Mapping) else v
+                for k, v in sorted(value.items())}
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
 def to_dict(config: SweepConfig) -> dict[str, Any]:
-    """The fully resolved config as plain YAML/JSON-friendly values."""
-    train = {k: getattr(config.train, k) for k in _TRAIN_KEYS}
-    return {
-        "name": config.name,
-        "seed": config.seed,
-        "datasets": list(config.datasets),
-        "noise": list(config.noise),
-        "levels": [float(v) for v in config.levels],
-        "repeats": config.repeats,
-        "models": list(config.models),
-        "val": config.val,
-        "val_fraction": float(config.val_fraction),
-        "subset": config.subset,
-        "test_size": float(config.test_size),
-        "noise_options": {k: dict(v) for k, v in sorted(config.noise_options.items())},
-        "train": train,
-    }
+    """The fully resolved config as plain YAML/JSON-friendly values (fields in order)."""
+    return _plain(config)
 
 
 def to_yaml(config: SweepConfig) -> str:
@@ -421,16 +412,18 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
         ``noise="random,flip"``, ``levels="0:0.9:0.1"``.
     """
     base = to_dict(config if config is not None else SweepConfig())
+    train_keys = [f.name for f in _yaml_fields(TrainOptions)]
+    sweep_keys = [f.name for f in _yaml_fields(SweepConfig)]
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in _TRAIN_KEYS:
+        if key in train_keys:
             base["train"][key] = value
-        elif key in _SWEEP_KEYS:
+        elif key in sweep_keys:
             base[key] = value
         else:
             raise NoisylabError(
-                f"unknown option {key!r}; valid: {', '.join(_SWEEP_KEYS + _TRAIN_KEYS)}")
+                f"unknown option {key!r}; valid: {', '.join(sweep_keys + train_keys)}")
     return from_dict(base)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisylab.errors import NoisylabError
+from noisylab.validate import check_choice
 
 
 def _labels(name: str, values) -> np.ndarray:
@@ -45,8 +46,7 @@ def f1(y_true, y_pred, *, average: str = "weighted", num_classes: int | None = N
     """
     from sklearn.metrics import f1_score
 
-    if average not in ("weighted", "macro"):
-        raise NoisylabError(f"average must be 'weighted' or 'macro', got {average!r}")
+    check_choice(average, "average", ("weighted", "macro"))
     y_true, y_pred = _pair(y_true, y_pred)
     if not y_true.size:
         return float("nan")

@@ -1,15 +1,20 @@
 """The results folder of a sweep: layout, CSV schema, atomic writes, metadata and resume rules.
 
-Layout of ``results/<name>/`` (the contract with ``noisylab plot``)::
+Layout of ``results/<name>/`` — the one description of the folder contract; ``noisylab plot``,
+the README and the sweep all refer to this one::
 
     config.yaml                 fully resolved SweepConfig
-    metadata.json               versions, git commit, device, host, start time (+ every session)
+    metadata.json               versions, git commit, git_dirty, device, host, start time; every
+                                resume appends a session under ``sessions``
     runs.csv                    one row per finished run (RUN_COLUMNS), appended atomically
-    summary.csv                 mean/std/count per (dataset, noise, level, model)
+    summary.csv                 n_runs and M_mean/M_std per SUMMARY_KEYS (SUMMARY_METRICS)
     runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
-    runs/<run_id>/predictions.npz   probs, y_true, y_noisy, test_index, images, class_names
+    runs/<run_id>/predictions.npz   probs (test softmax), y_true, y_noisy, test_index, images
+                                (the first N_IMAGES test images), class_names
     runs/<run_id>/noise.npz     transition, corrupted, noisy_labels, train_index
-    cache/                      penultimate features for concentrated noise (``features: model``)
+    cache/                      penultimate features for concentrated noise (``features: model``),
+                                ``features-<dataset>-<model>-s<seed>-{train,test}.npy``
+    plots/                      written by ``noisylab plot``: the figures and report.html
 
 A run's files are written before its ``runs.csv`` row, each file atomically (temporary file in the
 same folder, flush, fsync, ``os.replace``), so a crash leaves at most an orphan ``runs/<run_id>/``
@@ -37,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from noisylab.atomic import atomic_open, remove_temp_files, write_text
+from noisylab.atomic import atomic_save_npz, remove_temp_files, write_text
 from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
 from noisylab.errors import NoisylabError
 
@@ -60,18 +65,6 @@ SUMMARY_KEYS = ("dataset", "noise", "level", "model")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: How many test images predictions.npz keeps for the plots.
 N_IMAGES = 64
-
-
-def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """`numpy.savez` to ``path`` atomically (uncompressed, no pickled objects)."""
-    with atomic_open(path) as fh:
-        np.savez(fh, **arrays)
-
-
-def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
-    """`numpy.save` to ``path`` atomically."""
-    with atomic_open(path) as fh:
-        np.save(fh, array, allow_pickle=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +104,15 @@ def history_csv(history: Mapping[str, list[float]]) -> str:
     return "".join(lines)
 
 
+def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
+    """A summary cell as shown to people: ``0.912 ± 0.004``, ``0.912`` (one run), ``–`` (none)."""
+    if mean is None or math.isnan(mean):
+        return "–"
+    if std is None or math.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def summarize(runs):
     """summary.csv's table from runs.csv's: one row per (dataset, noise, level, model).
 
@@ -143,6 +145,32 @@ def summarize(runs):
     out = stats.join(grouped.size().rename("n_runs"))
     out = out.reset_index().sort_values(["dataset", "noise", "model", "level"], kind="stable")
     return out[columns].reset_index(drop=True)
+
+
+def read_predictions(path: str | os.PathLike, *, keys: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (e.g. ``predictions.npz``), never unpickling anything.
+
+    Raises
+    ------
+    NoisylabError
+        When the file cannot be read as an ``.npz`` archive or lacks one of ``keys``.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise NoisylabError(f"{path} is not an .npz archive of named arrays")
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise NoisylabError(
+                    f"{path} needs arrays {', '.join(repr(k) for k in keys)}; "
+                    f"found: {', '.join(sorted(data.files)) or 'none'}")
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, NoisylabError):
+            raise
+        raise NoisylabError(f"cannot read {path} as an .npz archive: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                            ) from None
 
 
 def read_runs(path: str | os.PathLike):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab.sources import SOURCES, RawFile, Source
+from noisylab.data.sources import SOURCES, RawFile, Source
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte.gz",

@@ -1,13 +1,55 @@
-"""Shared fixtures. Real datasets come from ../shared/datasets; tests using them skip without it."""
+"""Shared fixtures and the fast suite's promise.
+
+Real datasets come from ../shared/datasets; tests using them skip without it.
+
+``pytest -m "not slow"`` must not import TensorFlow, Keras or JAX: a module whose tests are all
+slow says so with a top-level ``pytestmark = pytest.mark.slow`` line and is then not even
+imported when slow tests are deselected, and the session fails if a framework was imported
+anyway (e.g. a fast test that builds a model by accident).
+"""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+FRAMEWORKS = ("tensorflow", "keras", "jax")
+_ALL_SLOW = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.M)
+
+
+def _slow_deselected(config) -> bool:
+    from _pytest.mark.expression import Expression
+
+    markexpr = config.getoption("markexpr")
+    if not markexpr:
+        return False
+    try:
+        return not Expression.compile(markexpr).evaluate(lambda name: name == "slow")
+    except Exception:  # noqa: BLE001 - an expression pytest itself will report
+        return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Do not import a module of slow tests when slow tests are deselected anyway."""
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_") \
+            and _slow_deselected(config):
+        return bool(_ALL_SLOW.search(collection_path.read_text(encoding="utf-8")))
+    return None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _slow_deselected(session.config):
+        loaded = [m for m in FRAMEWORKS if m in sys.modules]
+        if loaded:
+            session.config.get_terminal_writer().line(
+                f"the fast suite imported {', '.join(loaded)}: a test that needs a framework "
+                "must be marked slow", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A fast stand-in for `noisylab.train.train_model`, for the sweep's bookkeeping tests.
+"""A fast stand-in for `noisylab.training.loop.train_model`, for the sweep's bookkeeping tests.
 
 A nearest-class-mean classifier on the pixels, trained on the (noisy) labels it is given: fast,
 deterministic given the seed, and its accuracy falls with the noise like a real model's does.
@@ -7,23 +7,12 @@ deterministic given the seed, and its accuracy falls with the noise like a real 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from noisylab.training.result import TrainResult
+
 FAKE_MODELS = ("fake", "seed-cnn")
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    history: dict
-    best_epoch: int
-    epochs: int
-    test_probs: np.ndarray
-    train_probs: np.ndarray
-    train_seconds: float
-    images_per_second: float
-    model: object | None = None
 
 
 def _probs(means, x):
@@ -56,7 +45,7 @@ def fake_train(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, 
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
     seconds = time.perf_counter() - start
-    return FakeResult(history=history, best_epoch=epochs, epochs=epochs,
+    return TrainResult(history=history, best_epoch=epochs, epochs=epochs,
                       test_probs=_probs(means, x_test), train_probs=_probs(means, x_train),
                       train_seconds=seconds, images_per_second=len(x_train) * epochs / seconds,
                       model=means if keep_model else None)

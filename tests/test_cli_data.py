@@ -11,7 +11,7 @@ from _data_fixtures import IDX_NAMES, idx_source, write_idx_folder
 from click.testing import CliRunner
 
 from noisylab.cli import main
-from noisylab.sources import SOURCES
+from noisylab.data.sources import SOURCES
 
 
 def run(*args):

@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from noisylab.cli import main
-from noisylab.cli.inject import KIND_CHOICES
 from noisylab.noise import NOISE_KINDS, load_noisy
 
 
@@ -24,8 +23,12 @@ def _run(*args):
     return CliRunner().invoke(main, ["inject", *map(str, args)])
 
 
-def test_kind_choices_match_the_library():
-    assert KIND_CHOICES == NOISE_KINDS
+def test_noise_choices_come_from_the_registry():
+    result = CliRunner().invoke(main, ["inject", "--noise", "bogus", "--out", "x.npz"])
+    assert result.exit_code == 2
+    offered = result.output.split("'bogus' is not one of ")[1]
+    assert [k.strip(" '.\n") for k in offered.replace(" or ", ", ").split(",")] == list(
+        NOISE_KINDS)
 
 
 def test_symmetric_writes_archive_and_prints_rate_and_matrix(tmp_path, digits):
@@ -93,7 +96,8 @@ def test_file_kind_and_features_file(tmp_path, digits):
 
 @pytest.mark.parametrize("args, message", [
     (["--noise", "symmetric", "--level", 1.3], "level must be in [0, 1], got 1.3"),
-    (["--noise", "symmetric", "--level", "nan"], "level must be in [0, 1], got nan"),
+    (["--noise", "symmetric", "--level", "nan"],
+     "level must be a finite number in [0, 1], got nan"),
     (["--noise", "symmetric"], "needs a level in [0, 1], got None"),
     (["--noise", "flip", "--level", 0.1, "--mapping", "4:4"], "mapping sends class 4 to itself"),
     (["--noise", "flip", "--level", 0.1, "--mapping", "4:12"], "unknown class 12"),

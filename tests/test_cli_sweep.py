@@ -31,7 +31,7 @@ def _bad(tmp_path, *args, match):
 
 def test_unknown_noise_lists_valid_kinds(tmp_path):
     _bad(tmp_path, "--noise", "random,gaussian",
-         match="unknown noise kind 'gaussian' for a sweep; valid: random, symmetric, flip")
+         match="unknown noise kind 'gaussian'; valid: random, symmetric, flip")
 
 
 def test_unknown_dataset_lists_valid_names(tmp_path):

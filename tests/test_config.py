@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from noisylab.config import (
@@ -63,8 +63,7 @@ def test_bad_levels_name_the_value(spec, match):
 @given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=8, unique=True))
 def test_listed_levels_round_trip(values):
     levels = tuple(round(v, 10) + 0.0 for v in values)
-    if len(set(levels)) != len(levels):
-        return
+    assume(len(set(levels)) == len(levels))
     assert parse_levels(",".join(repr(v) for v in levels)) == levels
 
 
@@ -73,8 +72,7 @@ def test_on_grid_ranges_have_the_expected_count(start_tenths, count, step_hundre
     step = step_hundredths / 100
     start = start_tenths / 10
     stop = start + (count - 1) * step
-    if stop > 1:
-        return
+    assume(stop <= 1)
     assert len(parse_levels(f"{start}:{stop}:{step}")) == count
 
 
@@ -129,10 +127,14 @@ def test_unknown_keys_are_named_with_the_valid_ones(tmp_path):
     ({"models": ["a", "a"]}, "models must not repeat"),
     ({"train": {"epochs": 0}}, "train.epochs must be an integer >= 1"),
     ({"train": {"patience": 0}}, "train.patience must be an integer >= 1, got 0"),
-    ({"train": {"learning_rate": True}}, "train.learning_rate must be a number, got True"),
+    ({"train": {"learning_rate": True}}, "train.learning_rate must be a number > 0, got True"),
     ({"train": {"learning_rate": "fast"}}, "train.learning_rate must be a number"),
     ({"train": {"augment": "yes"}}, "train.augment must be true or false"),
     ({"repeats": 1.5}, "repeats must be an integer"),
+    ({"train": {"learning_rate": float("inf")}}, "train.learning_rate must be a finite number"),
+    ({"train": {"learning_rate": float("nan")}}, "train.learning_rate must be a finite number"),
+    ({"train": {"batch_size": 0}}, "train.batch_size must be an integer >= 1, got 0"),
+    ({"test_size": 0.0}, "test_size must be in \\(0, 1\\), got 0.0"),
 ])
 def test_bad_values(data, match):
     with pytest.raises(NoisylabError, match=match):

@@ -1,14 +1,17 @@
-"""Tests for noisylab.models: the registry, shapes for digits / MNIST / CIFAR, features, errors."""
+"""Tests for noisylab.training.models: the registry, shapes for digits / MNIST / CIFAR, features,
+errors. Every test builds a Keras model, so the whole module is slow.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow
 keras = pytest.importorskip("keras")
 
 from noisylab.errors import NoisylabError  # noqa: E402
-from noisylab.models import (  # noqa: E402
+from noisylab.training.models import (  # noqa: E402
     FEATURES_LAYER,
     MODEL_NAMES,
     build_model,
@@ -37,7 +40,7 @@ def test_unknown_model_lists_valid_names():
     [
         ((8, 8), 10, "input_shape"),
         ((0, 8, 1), 10, "input_shape"),
-        ((8, 8, 1), 1, "num_classes must be at least 2, got 1"),
+        ((8, 8, 1), 1, "num_classes must be an integer >= 2, got 1"),
     ],
 )
 def test_bad_shapes_are_user_errors(shape, classes, match):

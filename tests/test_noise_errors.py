@@ -19,8 +19,8 @@ def _inject(labels=LABELS, *, kind="symmetric", level=0.2, num_classes=None, **o
 @pytest.mark.parametrize("level, match", [
     (1.3, r"level must be in \[0, 1\], got 1.3"),
     (-0.1, r"level must be in \[0, 1\], got -0.1"),
-    (float("nan"), r"level must be in \[0, 1\], got nan"),
-    (float("inf"), r"level must be in \[0, 1\], got inf"),
+    (float("nan"), r"level must be a finite number in \[0, 1\], got nan"),
+    (float("inf"), r"level must be a finite number in \[0, 1\], got inf"),
     ("0.3", r"level must be a number in \[0, 1\], got '0.3'"),
     (True, r"level must be a number"),
     (None, r"needs a level in \[0, 1\], got None"),
@@ -38,8 +38,8 @@ def test_bad_level(level, match):
     (np.array([0, -1, 2]), None, r"labels must be >= 0, got -1 at index 1"),
     (LABELS, 3, r"labels must be < num_classes=3, got 3 at index 3"),
     (np.array([], dtype=np.int64), None, r"num_classes is required when labels are empty"),
-    (LABELS, 0, r"num_classes must be >= 1, got 0"),
-    (LABELS, 2.5, r"num_classes must be an integer, got 2.5"),
+    (LABELS, 0, r"num_classes must be an integer >= 1, got 0"),
+    (LABELS, 2.5, r"num_classes must be an integer >= 1, got 2.5"),
 ])
 def test_bad_labels(labels, num_classes, match):
     with pytest.raises(NoisylabError, match=match):
@@ -92,11 +92,12 @@ def test_confusion_needs_exactly_one_source_and_a_sane_trace():
         _inject(kind="confusion")
     with pytest.raises(NoisylabError, match=r"exactly one of matrix or trace"):
         _inject(kind="confusion", matrix=np.eye(4), trace=3.0)
-    with pytest.raises(NoisylabError, match=r"trace must be in \[4e-05, 4\] for 4 classes, got 5"):
+    with pytest.raises(NoisylabError,
+                       match=r"trace \(for 4 classes\) must be in \[4e-05, 4\], got 5.0"):
         _inject(kind="confusion", trace=5.0)
     with pytest.raises(NoisylabError, match=r"a learnable matrix needs trace > 1, got 0.5"):
         noise_matrix_from_trace(4, 0.5, rng=np.random.default_rng(0), py=np.ones(4) / 4)
-    with pytest.raises(NoisylabError, match=r"matrix_seed must be a non-negative integer"):
+    with pytest.raises(NoisylabError, match=r"matrix_seed must be an integer >= 0"):
         _inject(kind="confusion", trace=3.0, matrix_seed=-1)
 
 
@@ -135,7 +136,7 @@ def test_unknown_kind_option_and_file_problems(tmp_path):
         _inject(kind="gaussian")
     with pytest.raises(NoisylabError, match=r"kind 'random' does not take option 'mapping'"):
         _inject(kind="random", mapping="0:1")
-    with pytest.raises(NoisylabError, match=r"stratify must be True or False, got 'yes'"):
+    with pytest.raises(NoisylabError, match=r"stratify must be true or false, got 'yes'"):
         _inject(stratify="yes")
     with pytest.raises(NoisylabError, match=r"needs at least 2 classes, got num_classes=1"):
         _inject(np.zeros(5, dtype=int), level=0.5)

@@ -1,114 +1,19 @@
-"""Figures from a synthetic results folder that follows the sweep's schema exactly.
-
-`make_results_folder` is shared with tests/test_cli_plot.py and tests/test_plots_partial.py.
-"""
+"""Figures from a synthetic results folder (`results_fixtures.make_results_folder`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from matplotlib.figure import Figure
+from results_fixtures import EXPECTED, L, assert_png, make_results_folder
 
 from noisylab.errors import NoisylabError
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import METRICS, load_results, pick_levels, summarize
 from noisylab.plots.render import render_results
-from noisylab.results import RUN_COLUMNS
-
-L = 10
-N_TEST = 40
-N_TRAIN = 120
-
-
-def _run_files(run_dir: Path, rng: np.random.Generator, level: float, acc: float) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    epochs = 6
-    e = np.arange(1, epochs + 1)
-    pd.DataFrame({
-        "epoch": e,
-        "loss": 2.3 * np.exp(-e / 3) + level,
-        "accuracy": 1 - level - 0.5 * np.exp(-e),
-        "val_loss": 2.3 * np.exp(-e / 4) + level / 2,
-        "val_accuracy": acc - 0.4 * np.exp(-e),
-        "learning_rate": np.full(epochs, 1e-3),
-    }).to_csv(run_dir / "history.csv", index=False)
-    y_true = rng.integers(0, L, N_TEST).astype(np.int64)
-    flip = rng.random(N_TEST) < level
-    y_noisy = np.where(flip, rng.integers(0, L, N_TEST), y_true).astype(np.int64)
-    logits = rng.normal(size=(N_TEST, L))
-    logits[np.arange(N_TEST), y_true] += 4 * (1 - level)
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    images = rng.integers(0, 256, size=(N_TEST, 8, 8, 1), dtype=np.uint8)
-    np.savez(run_dir / "predictions.npz", probs=probs.astype(np.float32), y_true=y_true,
-             y_noisy=y_noisy, test_index=np.arange(N_TEST, dtype=np.int64), images=images,
-             class_names=np.array([str(i) for i in range(L)]))
-    y_train = rng.integers(0, L, N_TRAIN)
-    corrupted = rng.random(N_TRAIN) < level
-    noisy = np.where(corrupted, (y_train + 1) % L, y_train).astype(np.int64)
-    counts = np.zeros((L, L))
-    np.add.at(counts, (y_train, noisy), 1)
-    transition = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    np.savez(run_dir / "noise.npz", transition=transition, corrupted=noisy != y_train,
-             noisy_labels=noisy)
-
-
-def make_results_folder(path: Path, *, noise=("random", "symmetric"),
-                        levels=(0.0, 0.2, 0.4, 0.6, 0.8), repeats=2, models=("seed-cnn",),
-                        datasets=("digits",), finished: int | None = None,
-                        write_summary: bool = True, run_files: bool = True,
-                        seed: int = 0) -> Path:
-    """A results folder like `noisylab sweep` writes, with plausible made-up numbers.
-
-    ``finished`` keeps only the first so many runs (a sweep still running); ``write_summary``
-    False leaves summary.csv out.
-    """
-    rng = np.random.default_rng(seed)
-    path.mkdir(parents=True, exist_ok=True)
-    config = {"name": path.name, "seed": seed, "datasets": list(datasets), "noise": list(noise),
-              "levels": list(levels), "repeats": repeats, "models": list(models), "val": "clean",
-              "train": {"model": models[0], "epochs": 6, "patience": 2}, "noise_options": {},
-              "subset": None}
-    (path / "config.yaml").write_text(yaml.safe_dump(config))
-    (path / "metadata.json").write_text(json.dumps({"noisylab": "0.1.0", "git_commit": "abc",
-                                                    "python": "3.11", "device": "cpu"}))
-    rows = []
-    for dataset in datasets:
-        for kind in noise:
-            for model in models:
-                for level in levels:
-                    for repeat in range(repeats):
-                        run_id = f"{dataset}-{kind}-{level:.3f}-r{repeat}-{model}"
-                        base = 0.97 * (1 - level ** 3) if kind == "random" else 0.95 - 0.5 * level
-                        acc = float(np.clip(base + rng.normal(0, 0.02), 0, 1))
-                        rows.append({
-                            "run_id": run_id, "config_hash": "h", "dataset": dataset,
-                            "noise": kind, "level": level, "repeat": repeat, "model": model,
-                            "val_policy": "clean", "seed_split": 1, "seed_noise": 2,
-                            "seed_model": 3, "n_train": N_TRAIN, "n_val": 20, "n_test": N_TEST,
-                            "realized_noise_rate": level * 0.9, "test_accuracy": acc,
-                            "test_f1": acc - 0.01, "test_f1_macro": acc - 0.02,
-                            "test_f1_noisy": acc * (1 - level), "train_acc_noisy": 0.99 - level / 3,
-                            "train_acc_true": 1 - level * 0.8,
-                            "detection_auroc": np.nan if level == 0 else 0.9 - level / 4,
-                            "detection_ap": np.nan if level == 0 else 0.8 - level / 4,
-                            "best_epoch": 4, "epochs": 6, "train_seconds": 1.5,
-                            "images_per_second": 1000.0,
-                        })
-                        if run_files:
-                            _run_files(path / "runs" / run_id, rng, level, acc)
-    runs = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
-    if finished is not None:
-        runs = runs.iloc[:finished]
-    runs.to_csv(path / "runs.csv", index=False)
-    if write_summary:
-        summarize(runs).to_csv(path / "summary.csv", index=False)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +25,6 @@ def synthetic(tmp_path_factory) -> Path:
 def rendered(synthetic, tmp_path_factory):
     out = tmp_path_factory.mktemp("plots")
     return out, render_results(synthetic, out=out, fmt="png", analytic=True, k_values=[1, 25])
-
-
-def assert_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    assert len(data) > 5_000, (path, len(data))
-    image = matplotlib.image.imread(path)
-    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300, image.shape
 
 
 def _line(fig: Figure, gid: str):
@@ -208,9 +105,8 @@ def test_accuracy_vs_noise_lines_equal_summary_means(synthetic):
 
 
 def test_analytic_overlay_uses_fit_k(synthetic):
-    analytic = pytest.importorskip("noisylab.analytic")
-    if not hasattr(analytic, "fit_k"):
-        pytest.skip("noisylab.analytic.fit_k is not there yet")
+    from noisylab import analytic
+
     summary = load_results(synthetic).summary
     overlay, notes = curves.analytic_curves(summary, num_classes=L, k_values=[1, 25])
     assert len(notes) == 2 and all(n.startswith("best-fit K for") for n in notes), notes
@@ -261,10 +157,9 @@ def test_softmax_histograms_bars_are_class_means():
     probs = rng.dirichlet(np.ones(4), size=30)
     y_true = rng.integers(0, 4, 30)
     fig = outputs.softmax_histograms({0.2: {"probs": probs, "y_true": y_true}}, class_index=2)
-    bars = [c for ax in fig.axes for c in ax.containers if c.get_label()]
-    heights = [r.get_height() for r in fig.axes[0].patches[:4]]
-    np.testing.assert_allclose(heights, probs[y_true == 2].mean(axis=0))
-    assert bars  # the bar container exists
+    bars = [r for r in fig.axes[0].patches if r.get_gid() == "mean_softmax:0.2"]
+    assert len(bars) == 4  # one bar per class
+    np.testing.assert_allclose([r.get_height() for r in bars], probs[y_true == 2].mean(axis=0))
     colors = {tuple(np.round(r.get_facecolor(), 3)) for r in fig.axes[0].patches[:4]}
     assert len(colors) == 2  # the true class stands out
 
@@ -287,23 +182,26 @@ def test_prediction_grid_colours_by_correctness():
     assert {t.get_color() for t in titles} == {style.CORRECT, style.WRONG}
 
 
-def test_figures_do_not_touch_pyplot(synthetic):
+def test_figures_do_not_touch_pyplot(synthetic, tmp_path):
+    # In a fresh process, so that no other test has imported pyplot first.
+    import subprocess
     import sys
 
-    summary = load_results(synthetic).summary
-    before = "matplotlib.pyplot" in sys.modules
-    curves.accuracy_vs_noise(summary)
-    if not before:
-        assert "matplotlib.pyplot" not in sys.modules
+    code = (
+        "import sys\n"
+        "from noisylab.plots import curves\n"
+        "from noisylab.plots.load import load_results\n"
+        "from noisylab.plots.render import render_results\n"
+        f"summary = load_results({str(synthetic)!r}).summary\n"
+        "curves.accuracy_vs_noise(summary)\n"
+        f"render_results({str(synthetic)!r}, out={str(tmp_path)!r}, analytic=False)\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 # ---------------------------------------------------------------------------------------------
 # rendering a whole folder
-
-
-EXPECTED = ("accuracy_vs_noise", "f1_true_vs_noisy", "memorization", "noise_matrix",
-            "training_curves_random", "training_curves_symmetric", "softmax_histograms_random",
-            "softmax_histograms_symmetric", "prediction_grid_random", "prediction_grid_symmetric")
 
 
 def test_render_writes_every_figure_as_valid_png(rendered):
@@ -313,6 +211,19 @@ def test_render_writes_every_figure_as_valid_png(rendered):
     for name in EXPECTED:
         assert_png(out / f"{name}.png")
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_readme_lists_every_figure_render_writes(rendered):
+    # The README's table of figures (| `name` | shows |) names each family render writes.
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| file | shows |"):].split("\n\n")[0]
+    documented = {m.rstrip("_*") for m in re.findall(r"^\| `([a-z0-9_*]+)` \|", table, re.M)}
+    _, result = rendered
+    written = {re.sub(r"_(random|symmetric)$", "", p.stem) for p in result.written
+               if p.suffix == ".png"}
+    assert written == documented
 
 
 def test_report_is_self_contained(rendered):

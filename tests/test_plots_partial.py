@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_plots import EXPECTED, assert_png, make_results_folder
+from results_fixtures import EXPECTED, assert_png, make_results_folder
 
 from noisylab.plots import curves
 from noisylab.plots.load import load_results

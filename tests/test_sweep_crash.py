@@ -22,10 +22,11 @@ pytestmark = pytest.mark.slow   # subprocesses and sleeps: ~30 s together
 LAUNCHER = f"""
 import functools, sys
 sys.path.insert(0, {str(TESTS)!r})
-import noisylab.sweep as sweep
+import noisylab.sweep.plan as plan
+import noisylab.sweep.runner as runner
 from sweep_fakes import FAKE_MODELS, fake_train
-sweep._default_trainer = lambda: functools.partial(fake_train, epoch_sleep=float(sys.argv[1]))
-sweep._model_names = lambda: FAKE_MODELS
+runner._default_trainer = lambda: functools.partial(fake_train, epoch_sleep=float(sys.argv[1]))
+plan._model_names = lambda: FAKE_MODELS
 from noisylab.cli import main
 main(["sweep", *sys.argv[2:]], prog_name="noisylab")
 """

@@ -1,10 +1,10 @@
 """The K-NN plurality model of accuracy under label noise (Drory, Avidan and Giryes).
 
-The public API: `plurality_probability` (Q of eq. 3 for given noisy-label probabilities),
-`expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind) and `fit_k`. The exact
-computation of Q lives in `noisylab.plurality`.
+The public API (this module): `plurality_probability` (Q of eq. 3 for given noisy-label
+probabilities), `expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind) and
+`fit_k`. The exact computation of Q lives in `noisylab.analytic.plurality`.
 
-This module is numpy only.
+This package is numpy only.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from noisylab.errors import NoisylabError
-from noisylab.plurality import (  # noqa: F401  (private helpers re-exported for the tests)
+from noisylab.analytic.plurality import (  # noqa: F401  (private helpers re-exported for the tests)
     _h_elementwise,
     _h_matmul,
     _plurality_table,
 )
+from noisylab.errors import NoisylabError
+from noisylab.validate import check_choice, check_levels, check_scalar, check_stochastic_rows
 
 ANALYTIC_KINDS = ("random", "symmetric", "flip", "confusion", "concentrated")
 
@@ -32,22 +33,11 @@ _SOFTMAX_TOL = 1e-3   # a float32 softmax row must sum to 1 within this (then re
 
 
 def _check_k(k) -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        if isinstance(k, (float, np.floating)) and float(k).is_integer():
-            k = int(k)
-        else:
-            raise NoisylabError(f"K must be an integer >= 1, got {k!r}")
-    if k < 1:
-        raise NoisylabError(f"K must be an integer >= 1, got {k}")
-    return int(k)
+    return check_scalar(k, "K", kind=int, low=1)
 
 
 def _check_classes(num_classes) -> int:
-    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-        num_classes, (int, np.integer)
-    ) or num_classes < 2:
-        raise NoisylabError(f"num_classes (L) must be an integer >= 2, got {num_classes!r}")
-    return int(num_classes)
+    return check_scalar(num_classes, "num_classes (L)", kind=int, low=2)
 
 
 def _check_q(q) -> np.ndarray:
@@ -56,26 +46,14 @@ def _check_q(q) -> np.ndarray:
         raise NoisylabError(
             f"q must have shape (L,) or (m, L) with L >= 2, got shape {arr.shape}"
         )
-    q2 = np.atleast_2d(arr)
-    if not np.all(np.isfinite(q2)):
-        raise NoisylabError("q must be finite, got NaN or inf")
-    if np.any(q2 < 0):
-        raise NoisylabError(f"q must be non-negative, got minimum {q2.min()!r}")
-    sums = q2.sum(axis=1)
-    bad = np.abs(sums - 1.0) > _SUM_TOL
-    if np.any(bad):
-        row = int(np.argmax(bad))
-        raise NoisylabError(f"q must sum to 1 within {_SUM_TOL:g}, row {row} sums to {sums[row]!r}")
-    return q2 / sums[:, None]
+    return check_stochastic_rows(np.atleast_2d(arr), "q", square=False, tol=_SUM_TOL,
+                                 renormalise=True)
 
 
 def _check_levels(level) -> np.ndarray:
-    arr = np.asarray(level, dtype=np.float64)
+    arr = check_levels(level)
     if arr.ndim > 1:
         raise NoisylabError(f"level must be a scalar or 1-D, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-        bad = arr[~(np.isfinite(arr) & (arr >= 0) & (arr <= 1))].ravel()[0]
-        raise NoisylabError(f"level must be in [0, 1], got {float(bad)!r}")
     return arr
 
 
@@ -129,34 +107,12 @@ def _noise_matrix(kind: str, num_classes: int, matrix) -> np.ndarray | None:
         if kind == "confusion":
             raise NoisylabError("noise 'confusion' needs a matrix (L x L, rows summing to 1)")
         return np.roll(np.eye(el), 1, axis=1)          # flip: i -> (i + 1) mod L
-    mat = np.asarray(matrix, dtype=np.float64)
-    if mat.shape != (el, el):
-        raise NoisylabError(f"matrix must have shape ({el}, {el}), got {mat.shape}")
-    if not np.all(np.isfinite(mat)) or np.any(mat < 0):
-        raise NoisylabError("matrix must be finite and non-negative")
-    sums = mat.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > _SUM_TOL)
-    if bad.size:
-        raise NoisylabError(f"matrix rows must sum to 1, row {bad[0]} sums to {sums[bad[0]]!r}")
-    return mat / sums[:, None]
+    return check_stochastic_rows(matrix, "matrix", num_classes=el, tol=_SUM_TOL, renormalise=True)
 
 
 def _check_clean(clean_probs, true_labels, num_classes: int):
-    probs = np.asarray(clean_probs, dtype=np.float64)
-    if probs.ndim != 2 or probs.shape[1] != num_classes or probs.shape[0] == 0:
-        raise NoisylabError(
-            f"clean_probs (softmax) must have shape (n, {num_classes}), got {probs.shape}"
-        )
-    if not np.all(np.isfinite(probs)) or np.any(probs < 0):
-        raise NoisylabError("clean_probs must be finite and non-negative")
-    sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > _SOFTMAX_TOL)
-    if bad.size:
-        raise NoisylabError(
-            f"clean_probs rows must sum to 1 within {_SOFTMAX_TOL:g}, "
-            f"row {bad[0]} sums to {sums[bad[0]]!r}"
-        )
-    probs = probs / sums[:, None]
+    probs = check_stochastic_rows(clean_probs, "clean_probs", num_classes=num_classes,
+                                  square=False, tol=_SOFTMAX_TOL, renormalise=True)
     if true_labels is None:
         labels = probs.argmax(axis=1)
     else:
@@ -181,8 +137,7 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
     Parameters are those of `expected_accuracy`, with ``levels`` of shape (T,) and ``k_values``
     of shape (S,). Returns an ndarray of shape (T, S).
     """
-    if kind not in ANALYTIC_KINDS:
-        raise NoisylabError(f"noise kind must be one of {', '.join(ANALYTIC_KINDS)}, got {kind!r}")
+    check_choice(kind, "noise kind", ANALYTIC_KINDS)
     el = _check_classes(num_classes)
     levels = np.atleast_1d(_check_levels(levels))
     ks = np.array([_check_k(k) for k in np.atleast_1d(np.asarray(k_values, dtype=object))],

@@ -40,3 +40,43 @@ def parse_ks(text: str, *, option: str = "--k") -> list[int]:
     if not ks or min(ks) < 1:
         raise NoisylabError(f"{option} must be a comma list of integers >= 1, got {text!r}")
     return ks
+
+
+class RegistryChoice(click.Choice):
+    """A `click.Choice` whose choices come from a library registry, read on first use.
+
+    So the names a command accepts are the registry's own (one list, not a copy in the CLI), and
+    ``noisylab --help`` does not import the registry's module.
+
+    Parameters
+    ----------
+    load : callable
+        Returns the names, e.g. ``lambda: noisylab.noise.NOISE_KINDS``.
+    """
+
+    def __init__(self, load, case_sensitive: bool = True):
+        self._load = load
+        self._choices: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive=case_sensitive)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._choices is None:
+            self._choices = tuple(self._load())
+        return self._choices
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ assigns; the registry decides
+        pass
+
+
+def noise_kinds() -> tuple[str, ...]:
+    from noisylab.noise import NOISE_KINDS
+
+    return NOISE_KINDS
+
+
+def analytic_kinds() -> tuple[str, ...]:
+    from noisylab.analytic import ANALYTIC_KINDS
+
+    return ANALYTIC_KINDS

@@ -36,7 +36,7 @@ def prepare(name: str, source: str | None, out: Path | None) -> None:
     NAME is one of: mnist, fashion-mnist, kmnist (four IDX .gz files), cifar10, cifar100 (the
     python-version .tar.gz). The write is atomic: after an error or Ctrl-C there is no output file.
     """
-    from noisylab.prepare import prepare_dataset
+    from noisylab.data.prepare import prepare_dataset
 
     prepare_dataset(name, source=source, out=out, log=click.echo)
 

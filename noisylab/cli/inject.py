@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import click
 
-from noisylab.cli._common import user_errors
-
-# Kept equal to noisylab.noise.NOISE_KINDS (a test checks); spelled out so --help stays light.
-KIND_CHOICES = ("random", "symmetric", "flip", "asymmetric", "confusion", "concentrated", "file")
-
-
-def _format_matrix(matrix) -> str:
-    size = matrix.shape[0]
-    width = max(5, len(str(size - 1)) + 1)
-    header = "true\\noisy " + " ".join(f"{j:>{width}}" for j in range(size))
-    rows = [
-        f"{i:>10} " + " ".join(f"{value:>{width}.3f}" for value in row)
-        for i, row in enumerate(matrix)
-    ]
-    return "\n".join([header, *rows])
+from noisylab.cli._common import RegistryChoice, noise_kinds, user_errors
 
 
 @click.command("inject")
 @click.option("--dataset", "dataset_name", default="digits", show_default=True,
               help="Built-in name, prepared name or HDF5 path.")
-@click.option("--noise", "kind", required=True, type=click.Choice(KIND_CHOICES),
+@click.option("--noise", "kind", required=True, type=RegistryChoice(noise_kinds),
               help="Kind of label noise.")
 @click.option("--level", type=float, default=None,
               help="Noise level in [0, 1] (ignored for --noise file).")
@@ -51,14 +37,9 @@ def _format_matrix(matrix) -> str:
 def inject(dataset_name, kind, level, seed, mapping, preset, matrix, trace, matrix_seed,
            clusters, features, label_file, stratify, out):
     """Inject label noise into the training labels of a dataset and save the result."""
-    import dataclasses
-
-    import numpy as np
-
     from noisylab.data import load_dataset
-    from noisylab.errors import NoisylabError
-    from noisylab.noise import inject as inject_noise
-    from noisylab.noise import save_noisy
+    from noisylab.noise import read_features, save_noisy
+    from noisylab.noise.dataset import describe_noisy, inject_training_labels
 
     dataset = load_dataset(dataset_name)
     given = {"mapping": mapping, "preset": preset, "matrix": matrix, "trace": trace,
@@ -67,30 +48,9 @@ def inject(dataset_name, kind, level, seed, mapping, preset, matrix, trace, matr
     if stratify:
         options["stratify"] = True
     if features is not None and features != "pca":
-        if not features.endswith(".npy"):
-            raise NoisylabError(f"--features must be 'pca' or a .npy file, got {features!r}")
-        try:
-            options["features"] = np.load(features, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise NoisylabError(f"cannot read features file {features}: {exc}") from None
-    elif kind == "concentrated":
-        options["images"] = dataset.x_train
-    elif features is not None:
-        options["features"] = features
-
-    noisy = inject_noise(dataset.y_train, kind=kind, level=level,
-                         rng=np.random.default_rng(seed), num_classes=dataset.num_classes,
-                         **options)
-    noisy = dataclasses.replace(
-        noisy, spec={**noisy.spec, "dataset": dataset.name, "seed": seed}
-    )
+        features = read_features(features)
+    noisy = inject_training_labels(dataset, kind=kind, level=level, seed=seed, features=features,
+                                   **options)
     path = save_noisy(out, noisy, dataset.y_train)
-
-    changed = int(noisy.corrupted.sum())
-    click.echo(f"{kind} noise on {dataset.name}: {noisy.labels.size} training labels, "
-               f"{dataset.num_classes} classes, level {level}, seed {seed}")
-    click.echo(f"realized rate: {noisy.realized_rate:.4f} ({changed} of {noisy.labels.size} "
-               "labels changed)")
-    click.echo("realized transition (row = true class, column = noisy class):")
-    click.echo(_format_matrix(noisy.transition))
+    click.echo(describe_noisy(noisy))
     click.echo(f"wrote {path}")

@@ -109,6 +109,8 @@ def _summary_table(summary_csv: Path):
     import pandas as pd
     from rich.table import Table
 
+    from noisylab.results import format_mean_std
+
     table = Table(title=f"summary ({summary_csv})")
     for name in ("dataset", "noise", "model", "level", "n"):
         table.add_column(name, justify="right" if name in ("level", "n") else "left")
@@ -119,9 +121,7 @@ def _summary_table(summary_csv: Path):
         cells = [str(row["dataset"]), str(row["noise"]), str(row["model"]),
                  f"{row['level']:.3f}", str(int(row["n_runs"]))]
         for metric, _ in _TABLE_METRICS:
-            mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-            cells.append("-" if pd.isna(mean) else
-                         f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}")
+            cells.append(format_mean_std(row[f"{metric}_mean"], row[f"{metric}_std"]))
         table.add_row(*cells)
     return table
 
@@ -177,8 +177,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     err = Console(stderr=True)
     progress = _make_progress(err)
     try:
-        result = run_sweep(plan.config, plan.folder.path, force=force, progress=progress,
-                           plan=plan)
+        result = run_sweep(plan, progress=progress)
     except KeyboardInterrupt:
         progress.stop()
         click.echo(f"interrupted: finished runs are recorded in {plan.folder.runs_csv}; run the "

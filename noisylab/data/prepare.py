@@ -25,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from noisylab import rawformats as raw
 from noisylab.atomic import atomic_open
-from noisylab.data import DEFAULT_DATA_DIR, Dataset, save_dataset
+from noisylab.data import rawformats as raw
+from noisylab.data.dataset import Dataset, check_images_labels
+from noisylab.data.hdf5 import save_dataset
+from noisylab.data.load import DEFAULT_DATA_DIR
+from noisylab.data.sources import SOURCES, RawFile, Source
 from noisylab.errors import NoisylabError
-from noisylab.sources import SOURCES, RawFile, Source
 
 DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
@@ -209,19 +211,8 @@ def _download(src: Source, rf: RawFile, folder: Path, log) -> bytes:
 
 
 def _check_pair(images, labels, images_name, labels_name, class_names) -> None:
-    if len(images) == 0:
-        raise NoisylabError(f"{images_name}: holds no images")
-    if len(images) != len(labels):
-        raise NoisylabError(
-            f"image/label count mismatch: {images_name} has {len(images)} images but "
-            f"{labels_name} has {len(labels)} labels"
-        )
-    bad = np.flatnonzero((labels < 0) | (labels >= len(class_names)))
-    if bad.size:
-        raise NoisylabError(
-            f"{labels_name}: label {labels[bad[0]]} at index {bad[0]} is out of range for "
-            f"{len(class_names)} classes (0..{len(class_names) - 1})"
-        )
+    check_images_labels(images, labels, images_key=images_name, labels_key=labels_name,
+                        num_classes=len(class_names))
 
 
 def _build_idx(src: Source, files: dict[str, bytes]) -> Dataset:

@@ -1,12 +1,22 @@
 """Label-noise injectors: pure numpy, vectorized, exact counts, realized matrix reported.
 
 ``inject(labels, *, kind, level, rng, num_classes=None, **options) -> NoisyLabels`` is the entry
-point; `NOISE_KINDS` lists the kinds. Importing this package never imports TensorFlow or Keras
-(scikit-learn is imported only when concentrated noise needs k-means or PCA).
+point; `NOISE_KINDS` lists the kinds. Modules: `core` (the result type, shared checks and exact
+selection), `kinds` (the registry: one function and its options per kind), `matrix`, `presets`,
+`concentrated`, `files` (label/matrix/archive files) and `dataset` (a whole dataset's training
+labels, for ``noisylab inject``). A new kind is one module plus its entry in `kinds`.
+Importing this package never imports TensorFlow or Keras (scikit-learn is imported only when
+concentrated noise needs k-means or PCA).
 """
 
 from noisylab.noise.core import NoisyLabels, realized_transition
-from noisylab.noise.files import load_noisy, read_label_file, read_matrix, save_noisy
+from noisylab.noise.files import (
+    load_noisy,
+    read_features,
+    read_label_file,
+    read_matrix,
+    save_noisy,
+)
 from noisylab.noise.kinds import KIND_OPTIONS, NOISE_KINDS, inject
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace
 from noisylab.noise.presets import CIFAR100_COARSE, PRESETS
@@ -21,6 +31,7 @@ __all__ = [
     "inject",
     "load_noisy",
     "noise_matrix_from_trace",
+    "read_features",
     "read_label_file",
     "read_matrix",
     "realized_transition",

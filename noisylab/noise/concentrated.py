@@ -9,12 +9,11 @@ feature space, unlike `symmetric` noise, which is spread uniformly.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from noisylab.errors import NoisylabError
 from noisylab.noise.core import class_index, need_two_classes, parse_mapping
+from noisylab.validate import check_scalar
 
 DEFAULT_PCA_COMPONENTS = 50
 
@@ -118,9 +117,7 @@ def concentrated(labels: np.ndarray, level: float, num_classes: int, *,
     need_two_classes(num_classes, "concentrated")
     X = check_features(features, labels.size)
     if clusters is not None:
-        if isinstance(clusters, bool) or not isinstance(clusters, numbers.Integral) or clusters < 1:
-            raise NoisylabError(f"clusters must be an integer >= 1, got {clusters!r}")
-        clusters = int(clusters)
+        clusters = check_scalar(clusters, "clusters", kind=int, low=1)
     L = num_classes
     targets = {c: (c + L // 2) % L for c in range(L)}
     if mapping is not None:

@@ -7,12 +7,12 @@ exactly ``round(level * n)`` indices, globally or per class, without a loop over
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from noisylab import validate
 from noisylab.errors import NoisylabError
 
 
@@ -82,12 +82,7 @@ def check_level(level, *, kind: str) -> float:
     """Return ``level`` as a float after checking it is a finite number in [0, 1]."""
     if level is None:
         raise NoisylabError(f"kind {kind!r} needs a level in [0, 1], got None")
-    if isinstance(level, (bool, np.bool_)) or not isinstance(level, numbers.Real):
-        raise NoisylabError(f"level must be a number in [0, 1], got {level!r}")
-    level = float(level)
-    if math.isnan(level) or not 0.0 <= level <= 1.0:
-        raise NoisylabError(f"level must be in [0, 1], got {level}")
-    return level
+    return validate.check_level(level)
 
 
 def check_labels(labels, num_classes) -> tuple[np.ndarray, int]:
@@ -118,11 +113,7 @@ def check_labels(labels, num_classes) -> tuple[np.ndarray, int]:
         if array.size == 0:
             raise NoisylabError("num_classes is required when labels are empty")
         num_classes = int(array.max()) + 1
-    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, numbers.Integral):
-        raise NoisylabError(f"num_classes must be an integer, got {num_classes!r}")
-    num_classes = int(num_classes)
-    if num_classes < 1:
-        raise NoisylabError(f"num_classes must be >= 1, got {num_classes}")
+    num_classes = validate.check_scalar(num_classes, "num_classes", kind=int, low=1)
     if array.size and array.max() >= num_classes:
         bad = int(np.argmax(array >= num_classes))
         raise NoisylabError(
@@ -180,7 +171,8 @@ def parse_mapping(mapping, num_classes: int, *, option: str = "mapping") -> dict
     for source, target in mapping.items():
         for value in (source, target):
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-                raise NoisylabError(f"{option} classes must be integers, got {value!r}")
+                raise NoisylabError(
+                    f"{option} classes must be integers, got {validate.show(value)}")
             if not 0 <= value < num_classes:
                 raise NoisylabError(
                     f"{option} refers to unknown class {value}; classes are 0..{num_classes - 1}"

@@ -75,6 +75,16 @@ def read_label_file(path) -> np.ndarray:
     return table.astype(np.int64)
 
 
+def read_features(path) -> np.ndarray:
+    """Per-sample features for concentrated noise from a ``.npy`` file of shape (n, d)."""
+    if not str(path).endswith(".npy"):
+        raise NoisylabError(f"--features must be 'pca' or a .npy file, got {str(path)!r}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise NoisylabError(f"cannot read features file {path}: {exc}") from None
+
+
 def read_matrix(source) -> np.ndarray:
     """Read a confusion matrix from a ``.npy``/``.csv`` path or an inline ``"a,b;c,d"`` string.
 

@@ -38,6 +38,7 @@ from noisylab.noise.core import (
 from noisylab.noise.files import read_label_file, read_matrix
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace, sample_rows
 from noisylab.noise.presets import preset_mapping
+from noisylab.validate import check_bool, check_scalar
 
 NOISE_KINDS = ("random", "symmetric", "flip", "asymmetric", "confusion", "concentrated", "file")
 
@@ -53,9 +54,7 @@ KIND_OPTIONS = {
 
 
 def _check_stratify(stratify) -> bool:
-    if not isinstance(stratify, (bool, np.bool_)):
-        raise NoisylabError(f"stratify must be True or False, got {stratify!r}")
-    return bool(stratify)
+    return check_bool(stratify, "stratify")
 
 
 def _lookup(mapping: dict[int, int], num_classes: int) -> np.ndarray:
@@ -116,12 +115,8 @@ def _confusion(y, level, L, rng, *, matrix=None, trace=None, matrix_seed=None,
     if trace is not None:
         if matrix_seed is None:
             matrix_seed = int(rng.integers(2**31 - 1))
-        try:
-            matrix_rng = np.random.default_rng(matrix_seed)
-        except (TypeError, ValueError):
-            raise NoisylabError(
-                f"matrix_seed must be a non-negative integer, got {matrix_seed!r}"
-            ) from None
+        matrix_rng = np.random.default_rng(
+            check_scalar(matrix_seed, "matrix_seed", kind=int, low=0))
         if learnable is None:
             learnable = isinstance(trace, numbers.Real) and trace > 1
         py = np.bincount(y, minlength=L) / max(y.size, 1) if learnable else None

@@ -6,14 +6,10 @@ gets NOISY label ``j``; rows sum to 1. (cleanlab stores the transpose, column = 
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from noisylab.errors import NoisylabError
-
-ROW_SUM_TOLERANCE = 1e-6
+from noisylab.validate import check_scalar, check_stochastic_rows
 
 
 def check_matrix(matrix, num_classes: int) -> np.ndarray:
@@ -31,35 +27,7 @@ def check_matrix(matrix, num_classes: int) -> np.ndarray:
         If it is not square L×L, has a non-finite or negative entry, or a row whose sum differs
         from 1 by more than 1e-6; the message names the first bad row.
     """
-    try:
-        P = np.array(matrix, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NoisylabError(f"confusion matrix must be numeric, got {matrix!r:.80}") from None
-    if P.ndim != 2 or P.shape[0] != P.shape[1]:
-        raise NoisylabError(f"confusion matrix must be square, got shape {P.shape}")
-    if P.shape[0] != num_classes:
-        raise NoisylabError(
-            f"confusion matrix must be {num_classes}x{num_classes} for {num_classes} classes, "
-            f"got {P.shape[0]}x{P.shape[1]}"
-        )
-    bad_rows = np.flatnonzero(~np.isfinite(P).all(axis=1))
-    if bad_rows.size:
-        raise NoisylabError(f"confusion matrix row {bad_rows[0]} has a non-finite entry")
-    negative = np.argwhere(P < 0)
-    if negative.size:
-        i, j = negative[0]
-        raise NoisylabError(
-            f"confusion matrix entries must be >= 0; row {i} has {P[i, j]:g} in column {j}"
-        )
-    sums = P.sum(axis=1)
-    bad_rows = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
-    if bad_rows.size:
-        i = bad_rows[0]
-        raise NoisylabError(
-            f"confusion matrix rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}); "
-            f"row {i} sums to {sums[i]:.9g}"
-        )
-    return P
+    return check_stochastic_rows(matrix, "confusion matrix", num_classes=num_classes)
 
 
 def sample_rows(true: np.ndarray, P: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
@@ -159,15 +127,9 @@ def noise_matrix_from_trace(num_classes: int, trace: float, *, rng: np.random.Ge
     L = num_classes
     if L < 2:
         raise NoisylabError(f"from-trace needs at least 2 classes, got {L}")
-    if isinstance(trace, bool) or not isinstance(trace, numbers.Real) or math.isnan(trace):
-        raise NoisylabError(f"trace must be a number, got {trace!r}")
-    if not L * min_trace_prob <= trace <= L * max_trace_prob:
-        raise NoisylabError(
-            f"trace must be in [{L * min_trace_prob:g}, {L * max_trace_prob:g}] for {L} classes, "
-            f"got {trace:g}"
-        )
-    if not 0.0 <= frac_zero_noise_rates <= 1.0:
-        raise NoisylabError(f"frac_zero_noise_rates must be in [0, 1], got {frac_zero_noise_rates}")
+    trace = check_scalar(trace, f"trace (for {L} classes)", low=L * min_trace_prob,
+                         high=L * max_trace_prob)
+    check_scalar(frac_zero_noise_rates, "frac_zero_noise_rates", low=0.0, high=1.0)
     if py is not None and trace <= 1:
         raise NoisylabError(f"a learnable matrix needs trace > 1, got {trace:g}")
     for _ in range(max_iter):

@@ -8,5 +8,8 @@ imports nothing heavy; use the modules:
 - `noisylab.plots.outputs`: softmax_histograms, noise_matrix, prediction_grid;
 - `noisylab.plots.report`: the self-contained report.html;
 - `noisylab.plots.render`: `render_results`, every figure of a folder to files (``noisylab plot``);
-- `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, atomic saving.
+- `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, figures to bytes;
+- `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes.
+
+Files are written through `noisylab.atomic`.
 """

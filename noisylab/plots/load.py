@@ -3,10 +3,7 @@
 This is the I/O edge of the plots: it reads CSV, YAML, JSON and NPZ, and returns data frames and
 arrays plus a list of notes about anything missing or stale. Figure functions never read files.
 
-Layout (the contract with `noisylab.results`)::
-
-    results/<name>/config.yaml  metadata.json  runs.csv  summary.csv
-    results/<name>/runs/<run_id>/history.csv  predictions.npz  noise.npz
+The folder's layout is described once, in the docstring of `noisylab.results`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from noisylab.errors import NoisylabError
+from noisylab.atomic import write_bytes, write_text
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import (
     Results,
@@ -29,6 +29,7 @@ from noisylab.plots.load import (
     representative_run,
 )
 from noisylab.plots.report import ReportFigure, build_report
+from noisylab.validate import check_choice, check_scalar
 
 # prediction grids and noise matrices show the nonzero level nearest this: noise is visible, but
 # the network still gets most test images right
@@ -74,7 +75,7 @@ class _Writer:
     def save(self, stem: str, caption: str, fig: Figure) -> None:
         png = style.figure_bytes(fig, "png")
         data = png if self.fmt == "png" else style.figure_bytes(fig, self.fmt)
-        path = style.write_atomic(self.out / f"{stem}.{self.fmt}", data)
+        path = write_bytes(self.out / f"{stem}.{self.fmt}", data)
         self.rendered.written.append(path)
         self.report.append(ReportFigure(stem, caption, png))
 
@@ -106,21 +107,19 @@ def render_results(results_dir: str | Path, *, out: str | Path | None = None, fm
     NoisylabError
         When ``results_dir`` is not a results folder or ``fmt`` is unknown.
     """
-    if fmt not in style.FORMATS:
-        raise NoisylabError(f"format must be one of {', '.join(style.FORMATS)}, got {fmt!r}")
-    k_values = [int(k) for k in k_values]
-    if any(k < 1 for k in k_values):
-        raise NoisylabError(f"every K must be >= 1, got {k_values}")
+    check_choice(fmt, "format", style.FORMATS)
+    k_values = [check_scalar(k, "K", kind=int, low=1) for k in k_values]
     results = load_results(results_dir)
     out = Path(out) if out is not None else results.path / "plots"
     rendered = Rendered(notes=list(results.notes))
+    out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out, fmt, results, rendered)
     runs, summary = results.runs, results.summary
     for (dataset,) in groups(summary, "dataset"):
         part = summary[summary["dataset"] == dataset]
         _summary_figures(writer, results, dataset, part, analytic, k_values)
         _run_figures(writer, results, dataset, runs[runs["dataset"] == dataset])
-    path = style.write_atomic(out / "report.html", build_report(
+    path = write_text(out / "report.html", build_report(
         name=results.path.name, summary=summary, figures=writer.report, notes=rendered.notes,
         metadata=results.metadata, config=results.config))
     rendered.written.append(path)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from noisylab.results import format_mean_std
+
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
        max-width: 1200px; padding: 0 1rem; color: #222; }
@@ -44,17 +46,9 @@ def _summary_table(summary: pd.DataFrame) -> str:
     table = summary.copy()
     keep = [c for c in table.columns if not c.endswith("_std")]
     for column in [c for c in table.columns if c.endswith("_mean")]:
-        metric = column[: -len("_mean")]
-        std = table.get(f"{metric}_std")
-
-        def cell(mean, sd):
-            if pd.isna(mean):
-                return "–"
-            return f"{mean:.3f}" if sd is None or pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
-
-        table[column] = [cell(m, None if std is None else s)
-                         for m, s in zip(table[column], std if std is not None
-                                         else [None] * len(table), strict=True)]
+        std = table.get(column[: -len("_mean")] + "_std")
+        stds = std if std is not None else [float("nan")] * len(table)
+        table[column] = [format_mean_std(m, s) for m, s in zip(table[column], stds, strict=True)]
     table = table[keep].rename(columns=lambda c: c[: -len("_mean")] if c.endswith("_mean") else c)
     return table.to_html(index=False, border=0, float_format=lambda v: f"{v:g}", escape=True)
 

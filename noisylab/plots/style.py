@@ -9,12 +9,11 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Iterable
-from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from noisylab.atomic import write_bytes
+from noisylab.validate import check_choice
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 # deficiencies. Black is kept last so that it stays free for reference lines.
@@ -136,18 +135,8 @@ def title(what: str, *, dataset: str | None = None, model: Iterable[str] | str |
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     """Render ``fig`` to bytes in ``fmt`` (png at `DPI`, pdf or svg)."""
-    if fmt not in FORMATS:
-        from noisylab.errors import NoisylabError
-
-        raise NoisylabError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_choice(fmt, "format", FORMATS)
     buf = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else None
     fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata)
     return buf.getvalue()
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` atomically (see `noisylab.atomic`), creating its folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)

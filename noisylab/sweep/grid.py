@@ -1,4 +1,4 @@
-"""Expand a `SweepConfig` into runs, each with its own named seed streams.
+"""The grid: expand a `SweepConfig` into runs, each with its own named seed streams.
 
 Seeds come from `numpy.random.SeedSequence` with entropy ``(root seed, dataset, noise, level,
 repeat)``; strings and the level are turned into integers with SHA-256 (never Python's ``hash``,
@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from noisylab.config import SweepConfig
-from noisylab.data import H5_SUFFIXES
+from noisylab.data.hdf5 import H5_SUFFIXES
+from noisylab.errors import NoisylabError
 
 #: The purposes, in the order of `SeedSequence.spawn`; never reorder (it would change every seed).
 STREAMS = ("split", "noise", "model")
@@ -126,8 +127,6 @@ def expand(config: SweepConfig) -> list[Run]:
                         ))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
-        from noisylab.errors import NoisylabError
-
         dup = sorted({i for i in ids if ids.count(i) > 1})[0]
         raise NoisylabError(
             f"two runs share the id {dup!r} (datasets with the same short name, or levels equal "

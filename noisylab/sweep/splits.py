@@ -41,8 +41,3 @@ def stratified_take(labels, n_take: int, *, rng: np.random.Generator) -> np.ndar
     picked = [rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
               for c, q in zip(classes, quota, strict=True) if q]
     return np.sort(np.concatenate(picked)).astype(np.int64) if picked else np.zeros(0, np.int64)
-
-
-def features_key(dataset_name: str, model: str, seed: int) -> str:
-    """File-name key of cached model features: ``features-<dataset>-<model>-s<seed>``."""
-    return f"features-{dataset_name}-{model}-s{int(seed)}"

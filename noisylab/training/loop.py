@@ -1,8 +1,8 @@
 """Train one model from scratch on one (noisy) label set and return a `TrainResult`; no files.
 
-The protocol: a fresh model from `noisylab.models` (never warm-started), Adam, sparse categorical
-cross-entropy on the softmax output, early stopping on the validation accuracy with the best
-epoch's weights restored (whether or not training stopped early), and, on request,
+The protocol: a fresh model from `noisylab.training.models` (never warm-started), Adam, sparse
+categorical cross-entropy on the softmax output, early stopping on the validation accuracy with
+the best epoch's weights restored (whether or not training stopped early), and, on request,
 ReduceLROnPlateau, augmentation, ``mixed_bfloat16`` and TensorFlow op determinism.
 """
 
@@ -10,54 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from noisylab.config import TrainOptions
 from noisylab.errors import NoisylabError
-from noisylab.models import build_model, check_model_name
+from noisylab.training.models import build_model, check_model_name
+from noisylab.training.result import TrainResult
+from noisylab.validate import check_scalar
 
 # Inference only: large batches amortise the per-batch overhead.
 _PREDICT_BATCH = 1024
 _HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What one training run produced.
-
-    Attributes
-    ----------
-    history : dict of str to list of float
-        ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` (and ``learning_rate``), one value
-        per epoch run. ``accuracy`` is against the (noisy) training labels.
-    best_epoch : int
-        1-based epoch with the highest validation accuracy (the first one on ties); its weights
-        are the model's final weights.
-    epochs : int
-        Epochs actually run (<= ``options.epochs``).
-    test_probs : ndarray of shape (n_test, L), float32
-        Softmax on ``x_test`` with the restored weights.
-    train_probs : ndarray of shape (n_train, L), float32
-        Softmax on ``x_train`` (no augmentation, no dropout).
-    train_seconds : float
-        Wall time of ``fit`` only (training and per-epoch validation), in seconds.
-    images_per_second : float
-        ``n_train * epochs / train_seconds``.
-    model : keras.Model or None
-        The trained model when asked for with ``keep_model=True``.
-    """
-
-    history: dict[str, list[float]]
-    best_epoch: int
-    epochs: int
-    test_probs: np.ndarray
-    train_probs: np.ndarray
-    train_seconds: float
-    images_per_second: float
-    model: object | None = None
 
 
 class _BestWeights(keras.callbacks.Callback):
@@ -106,16 +71,6 @@ class _EpochHook(keras.callbacks.Callback):
         self.hook(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
 
-def _check_options(options: TrainOptions) -> None:
-    check_model_name(options.model)
-    for field in ("epochs", "patience", "batch_size"):
-        value = getattr(options, field)
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise NoisylabError(f"train option {field} must be an integer >= 1, got {value!r}")
-    if not options.learning_rate > 0:
-        raise NoisylabError(f"learning_rate must be > 0, got {options.learning_rate!r}")
-
-
 def _check_data(x_train, y_train, x_val, y_val, x_test, num_classes: int) -> None:
     if x_train.ndim != 4 or x_val.shape[1:] != x_train.shape[1:] or (
         x_test.shape[1:] != x_train.shape[1:]
@@ -139,8 +94,7 @@ def _check_data(x_train, y_train, x_val, y_val, x_test, num_classes: int) -> Non
 
 
 def _set_determinism(seed: int, deterministic: bool) -> None:
-    if not 0 <= seed < 2**32:
-        raise NoisylabError(f"seed must be in [0, 2**32), got {seed}")
+    check_scalar(seed, "seed", kind=int, low=0, high=2**32, closed="left")
     # Seeds Python, NumPy and the backend; fit's shuffling and the layers' initialisers, dropout
     # and augmentation all draw from it.
     keras.utils.set_random_seed(seed)
@@ -185,7 +139,7 @@ def train_model(
     seed : int
         Model seed in [0, 2**32): initialisation, data order, dropout and augmentation.
     dataset_name : str, optional
-        Passed to `noisylab.models.build_model` (horizontal flips for CIFAR).
+        Passed to `noisylab.training.models.build_model` (horizontal flips for CIFAR).
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, logs)`` after each epoch, ``epoch`` 1-based and ``logs``
         a dict of floats (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ...).
@@ -201,7 +155,7 @@ def train_model(
     NoisylabError
         Unknown model, bad options, mismatched shapes, labels out of range or a seed out of range.
     """
-    _check_options(options)
+    check_model_name(options.model)  # the other options were checked by TrainOptions
     _check_data(x_train, y_train, x_val, y_val, x_test, num_classes)
     seed = int(seed)
 

@@ -5,6 +5,10 @@ them to [0, 1] itself, so callers never normalise. Every model ends in a float32
 ``num_classes`` and names its penultimate representation ``"features"`` so that
 `feature_extractor` works the same for all of them.
 
+The registry (`MODEL_NAMES`, `check_model_name`) is importable without Keras, so a sweep checks
+model names before any framework loads; Keras is imported by `build_model` and
+`feature_extractor`, and passed to the builders as ``layers``.
+
 Pools and strided convolutions use ``'same'`` padding, so every model also works on inputs as small
 as scikit-learn's 8x8 digits (the spatial size is halved with rounding up and never reaches zero).
 
@@ -30,10 +34,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import keras
-from keras import layers
-
 from noisylab.errors import NoisylabError
+from noisylab.validate import check_choice, check_scalar
 
 FEATURES_LAYER = "features"
 
@@ -52,8 +54,7 @@ def _check_shape(input_shape, num_classes: int) -> tuple[int, int, int]:
             "input_shape must be (height, width, channels) with positive sizes, "
             f"got {input_shape!r}"
         )
-    if int(num_classes) < 2:
-        raise NoisylabError(f"num_classes must be at least 2, got {num_classes}")
+    check_scalar(num_classes, "num_classes", kind=int, low=2)
     return shape
 
 
@@ -77,7 +78,7 @@ def flips_horizontally(input_shape, dataset_name: str | None) -> bool:
     return int(input_shape[-1]) == 3
 
 
-def _augmentation(input_shape, dataset_name: str | None) -> list[layers.Layer]:
+def _augmentation(layers, input_shape, dataset_name: str | None) -> list:
     # Keras preprocessing layers are active only when called with training=True, i.e. during fit.
     augment = [
         layers.RandomTranslation(_SHIFT, _SHIFT, fill_mode="constant", name="aug_shift"),
@@ -88,20 +89,20 @@ def _augmentation(input_shape, dataset_name: str | None) -> list[layers.Layer]:
     return augment
 
 
-def _batch_norm(name: str) -> layers.Layer:
+def _batch_norm(layers, name: str):
     # Momentum 0.9 (PyTorch's default) rather than Keras' 0.99: with 0.99 the inference statistics
     # lag so far behind on small data sets (digits: ~23 steps an epoch) that a model at 100 %
     # training accuracy predicts one class at inference.
     return layers.BatchNormalization(momentum=0.9, name=name)
 
 
-def _conv_bn_relu(x, filters: int, kernel: int, name: str):
+def _conv_bn_relu(layers, x, filters: int, kernel: int, name: str):
     x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = _batch_norm(f"{name}_bn")(x)
+    x = _batch_norm(layers, f"{name}_bn")(x)
     return layers.Activation("relu", name=name if name == FEATURES_LAYER else f"{name}_relu")(x)
 
 
-def _seed_cnn(x, num_classes: int):
+def _seed_cnn(layers, x, num_classes: int):
     x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
@@ -113,22 +114,22 @@ def _seed_cnn(x, num_classes: int):
     return layers.Dense(num_classes, name="logits")(x)
 
 
-def _drory_mnist(x, num_classes: int):
-    x = _conv_bn_relu(x, 20, 5, "cnv1")
-    x = _conv_bn_relu(x, 20, 5, "cnv2")
+def _drory_mnist(layers, x, num_classes: int):
+    x = _conv_bn_relu(layers, x, 20, 5, "cnv1")
+    x = _conv_bn_relu(layers, x, 20, 5, "cnv2")
     x = layers.MaxPooling2D(2, padding="same", name="pool1")(x)
-    x = _conv_bn_relu(x, 50, 5, "cnv3")
-    x = _conv_bn_relu(x, 50, 5, "cnv4")
+    x = _conv_bn_relu(layers, x, 50, 5, "cnv3")
+    x = _conv_bn_relu(layers, x, 50, 5, "cnv4")
     x = layers.MaxPooling2D(2, padding="same", name="pool2")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(500, use_bias=False, name="fc1")(x)
-    x = _batch_norm("fc1_bn")(x)
+    x = _batch_norm(layers, "fc1_bn")(x)
     x = layers.Activation("relu", name=FEATURES_LAYER)(x)
     # fc@L feeds the softmax directly: a ReLU there would clip the logits at zero.
     return layers.Dense(num_classes, name="logits")(x)
 
 
-def _allconv(x, num_classes: int):
+def _allconv(layers, x, num_classes: int):
     x = layers.Dropout(0.2, name="drop_in")(x)
     x = layers.Conv2D(96, 3, padding="same", activation="relu", name="conv1")(x)
     x = layers.Conv2D(96, 3, padding="same", activation="relu", name="conv2")(x)
@@ -148,15 +149,15 @@ def _allconv(x, num_classes: int):
     return layers.GlobalAveragePooling2D(name="logits")(x)
 
 
-def _robust_cnn(x, num_classes: int):
+def _robust_cnn(layers, x, num_classes: int):
     for block, (filters, rate) in enumerate(((32, 0.2), (64, 0.3), (128, 0.4)), start=1):
-        x = _conv_bn_relu(x, filters, 3, f"b{block}a")
-        x = _conv_bn_relu(x, filters, 3, f"b{block}b")
+        x = _conv_bn_relu(layers, x, filters, 3, f"b{block}a")
+        x = _conv_bn_relu(layers, x, filters, 3, f"b{block}b")
         x = layers.MaxPooling2D(2, padding="same", name=f"b{block}_pool")(x)
         x = layers.Dropout(rate, name=f"b{block}_drop")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(256, use_bias=False, name="fc1")(x)
-    x = _batch_norm("fc1_bn")(x)
+    x = _batch_norm(layers, "fc1_bn")(x)
     x = layers.Activation("relu", name=FEATURES_LAYER)(x)
     x = layers.Dropout(0.5, name="fc1_drop")(x)
     return layers.Dense(num_classes, name="logits")(x)
@@ -174,11 +175,7 @@ MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 def check_model_name(name: str) -> str:
     """Return `name` if it is in the registry, else raise `NoisylabError` listing valid names."""
-    if name not in _BUILDERS:
-        raise NoisylabError(
-            f"unknown model {name!r}; valid models: {', '.join(MODEL_NAMES)}"
-        )
-    return name
+    return check_choice(name, "model", MODEL_NAMES, what="model")
 
 
 def build_model(
@@ -188,7 +185,7 @@ def build_model(
     num_classes: int,
     augment: bool = False,
     dataset_name: str | None = None,
-) -> keras.Model:
+) -> keras.Model:  # noqa: F821 - Keras loads here, not at import
     """Build a fresh, uncompiled model from the registry.
 
     Parameters
@@ -217,21 +214,24 @@ def build_model(
     NoisylabError
         Unknown model name, bad input shape or fewer than two classes.
     """
+    import keras
+    from keras import layers
+
     builder = _BUILDERS[check_model_name(name)]
     shape = _check_shape(input_shape, num_classes)
     inputs = keras.Input(shape=shape, name="images")
     x = inputs
     if augment:
-        for layer in _augmentation(shape, dataset_name):
+        for layer in _augmentation(layers, shape, dataset_name):
             x = layer(x)
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
-    logits = builder(x, int(num_classes))
+    logits = builder(layers, x, int(num_classes))
     # Softmax in float32 even under mixed precision, for a numerically sound loss.
     outputs = layers.Activation("softmax", dtype="float32", name="probs")(logits)
     return keras.Model(inputs, outputs, name=name)
 
 
-def feature_extractor(model: keras.Model) -> keras.Model:
+def feature_extractor(model: keras.Model) -> keras.Model:  # noqa: F821
     """A model sharing `model`'s weights that outputs its penultimate representation.
 
     Parameters
@@ -251,6 +251,9 @@ def feature_extractor(model: keras.Model) -> keras.Model:
     NoisylabError
         The model has no layer named ``"features"``.
     """
+    import keras
+    from keras import layers
+
     try:
         layer = model.get_layer(FEATURES_LAYER)
     except ValueError as exc:

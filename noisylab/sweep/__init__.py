@@ -1,0 +1,38 @@
+"""Sweeps: a grid of runs from a config, planned, executed and recorded.
+
+Modules, in the order a sweep uses them (imports flow down this list):
+
+- `grid`: expand a `SweepConfig` into `Run`s with their seed streams and run ids;
+- `splits`: seeded, stratified index selection (subsets, validation splits);
+- `plan`: `plan_sweep` checks names, options, datasets and the output folder; creates nothing;
+- `features`: the clean model's penultimate features for concentrated noise, trained once, cached;
+- `execute`: one run as `prepare_run` -> `train_run` -> `finish_run` (plain data in and out);
+- `executors`: how runs are spread (`SequentialExecutor`; a registry by name);
+- `runner`: `run_sweep(plan)` writes each outcome through `noisylab.results` as it arrives.
+
+A new executor is one class in `executors` registered in `EXECUTORS`; a new axis of the grid is
+defined in `grid`. Nothing here prints: progress goes to a `Progress` object owned by the CLI.
+"""
+
+from noisylab.sweep.execute import PreparedRun, RunOutcome, execute_run
+from noisylab.sweep.executors import EXECUTORS, Executor, SequentialExecutor
+from noisylab.sweep.grid import Run, expand
+from noisylab.sweep.plan import SweepPlan, plan_sweep
+from noisylab.sweep.runner import Progress, SweepResult, device_name, run_sweep
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "PreparedRun",
+    "Progress",
+    "Run",
+    "RunOutcome",
+    "SequentialExecutor",
+    "SweepPlan",
+    "SweepResult",
+    "device_name",
+    "execute_run",
+    "expand",
+    "plan_sweep",
+    "run_sweep",
+]

@@ -1,0 +1,12 @@
+"""Training: model builders, the fit loop and what a trainer returns (Keras lives here).
+
+Modules:
+
+- `result`: `TrainResult`, the contract every trainer returns; importable without Keras;
+- `models`: the model registry (`build_model(name, ...)`, `MODEL_NAMES`), Keras;
+- `loop`: `train_model`, one fresh model trained with early stopping and best-weight restore.
+
+Importing this package imports nothing heavy; Keras loads with `models` or `loop`. A new model is
+one builder function and one entry in `models._BUILDERS`; a robust training method goes in a
+method registry here, next to the loop it plugs into.
+"""
