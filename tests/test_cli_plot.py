@@ -43,7 +43,8 @@ def test_not_a_results_folder(tmp_path):
     result = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        f"Error: {tmp_path} is not a results folder: it has neither runs.csv nor config.yaml"]
+        f"Error: {tmp_path} is not a results folder and holds none: no runs.csv or config.yaml "
+        "in it or in any folder below it"]
 
 
 def test_missing_folder_and_bad_k(tmp_path):

@@ -145,16 +145,21 @@ def _summary_table(summary_csv: Path):
 @click.option("--seed", type=int, help="Root seed of every run's seeds.")
 @click.option("--deterministic/--no-deterministic", default=None,
               help="TensorFlow op determinism (slower, bit-reproducible).")
+@click.option("--name", help="Name of the results folder under results/ (default: the config's "
+              "name, else derived from what differs from the default sweep, e.g. "
+              "mnist-random).")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Results folder (default results/<config name>).")
+              help="Results folder, exactly (default results/<name>).")
 @click.option("--force", is_flag=True, help="Redo runs already finished in --out.")
 @user_errors
 def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience, batch_size,
-          lr, val, subset, seed, deterministic, out, force):
+          lr, val, subset, seed, deterministic, name, out, force):
     """Train a fresh model per dataset x noise x level x repeat x model and record metrics.
 
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
-    CPU cores). A rerun of the same command resumes; a different config needs another --out.
+    CPU cores), in results/default. Without --out each variation gets its own folder, named
+    after what differs from the default (--noise flip: results/digits-flip); a rerun of the same
+    command resumes in its folder.
     """
     from rich.console import Console
 
@@ -166,12 +171,16 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
                      models=model, epochs=epochs, patience=patience, batch_size=batch_size,
                      learning_rate=lr, val=val, subset=subset, seed=seed,
-                     deterministic=deterministic)
+                     deterministic=deterministic, name=name)
     with _quiet_backend_start():
         # Every check happens here, before the results folder exists (checking the model names
         # loads Keras).
         plan = plan_sweep(config, out, force=force)
         device = device_name()
+    if plan.named is not None:
+        taken = ", ".join(str(p) for p in plan.named.taken)
+        why = f" ({taken} holds another config)" if taken else ""
+        click.echo(f"results folder: {plan.folder.path}{why}", err=True)
     if plan.todo:
         click.echo(f"device: {device}", err=True)
     err = Console(stderr=True)

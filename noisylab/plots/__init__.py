@@ -8,6 +8,10 @@ imports nothing heavy; use the modules:
 - `noisylab.plots.outputs`: softmax_histograms, noise_matrix, prediction_grid;
 - `noisylab.plots.report`: the self-contained report.html;
 - `noisylab.plots.render`: `render_results`, every figure of a folder to files (``noisylab plot``);
+- `noisylab.plots.compare`: `across_sweeps`, one metric of several sweeps in one figure;
+- `noisylab.plots.index`: the self-contained index.html of a folder of sweeps;
+- `noisylab.plots.sweeps`: `render_sweeps`, every sweep below a folder plus its index.html
+  (``noisylab plot results/``);
 - `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, figures to bytes;
 - `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes.
 

@@ -9,6 +9,7 @@ The folder's layout is described once, in the docstring of `noisylab.results`.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,32 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise NoisylabError(f"{path} is not a readable CSV: {str(exc).splitlines()[0]}") from None
 
 
+def is_results_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a results folder: a folder holding ``runs.csv`` or ``config.yaml``."""
+    path = Path(path)
+    return path.is_dir() and ((path / "runs.csv").is_file() or (path / "config.yaml").is_file())
+
+
+def find_results_folders(root: str | Path) -> list[Path]:
+    """The results folders at any depth below ``root`` (not ``root`` itself), sorted by path.
+
+    The search does not go into a results folder, a hidden folder or a symbolic link.
+    """
+    found = []
+    for folder, subfolders, _ in os.walk(root, followlinks=False):
+        keep = []
+        for name in sorted(subfolders):
+            child = Path(folder) / name
+            if name.startswith(".") or child.is_symlink():
+                continue
+            if is_results_folder(child):
+                found.append(child)
+            else:
+                keep.append(name)
+        subfolders[:] = keep
+    return sorted(found)
+
+
 def _expected_runs(config: dict) -> int | None:
     """The grid size implied by a resolved config, or None when it cannot be read."""
     try:
@@ -101,7 +128,7 @@ def load_results(path: str | Path) -> Results:
     if not path.is_dir():
         raise NoisylabError(f"results folder must be an existing directory, got {str(path)!r}")
     runs_csv, config_yaml = path / "runs.csv", path / "config.yaml"
-    if not runs_csv.is_file() and not config_yaml.is_file():
+    if not is_results_folder(path):
         raise NoisylabError(
             f"{path} is not a results folder: it has neither runs.csv nor config.yaml"
         )

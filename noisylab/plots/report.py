@@ -14,7 +14,7 @@ import pandas as pd
 
 from noisylab.results import format_mean_std
 
-_CSS = """
+PAGE_CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
        max-width: 1200px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
@@ -38,6 +38,15 @@ class ReportFigure:
     name: str
     caption: str
     png: bytes
+
+
+def figure_html(fig: ReportFigure, *, caption: str | None = None) -> str:
+    """A ``<figure>`` with the PNG embedded as base64, its alt text and caption escaped."""
+    esc = html.escape
+    data = base64.b64encode(fig.png).decode("ascii")
+    return (f'<figure id="{esc(fig.name)}"><img alt="{esc(fig.caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>'
+            f"{esc(fig.caption if caption is None else caption)}</figcaption></figure>")
 
 
 def _summary_table(summary: pd.DataFrame) -> str:
@@ -76,7 +85,7 @@ def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFi
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>noisylab report — {esc(name)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{PAGE_CSS}</style></head><body>",
         f"<h1>noisylab report — {esc(name)}</h1>",
     ]
     facts: dict[str, object] = {}
@@ -100,12 +109,6 @@ def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFi
     parts.append(f'<div class="scroll">{_summary_table(summary)}</div>')
     if figures:
         parts.append("<h2>Figures</h2>")
-    for fig in figures:
-        data = base64.b64encode(fig.png).decode("ascii")
-        parts.append(
-            f'<figure id="{esc(fig.name)}"><img alt="{esc(fig.caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{esc(fig.name)}: '
-            f"{esc(fig.caption)}</figcaption></figure>"
-        )
+    parts.extend(figure_html(fig, caption=f"{fig.name}: {fig.caption}") for fig in figures)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

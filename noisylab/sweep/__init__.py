@@ -3,6 +3,8 @@
 Modules, in the order a sweep uses them (imports flow down this list):
 
 - `grid`: expand a `SweepConfig` into `Run`s with their seed streams and run ids;
+- `naming`: the results folder's name from the config (`folder_name`, pure) and the folder under
+  ``results/`` a sweep without ``--out`` uses (`choose_folder`);
 - `splits`: seeded, stratified index selection (subsets, validation splits);
 - `plan`: `plan_sweep` checks names, options, datasets and the output folder; creates nothing;
 - `features`: the clean model's penultimate features for concentrated noise, trained once, cached;

@@ -8,6 +8,7 @@ known in advance.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from noisylab.config import SweepConfig, config_hash
 from noisylab.errors import NoisylabError
 from noisylab.results import ResultsFolder
 from noisylab.sweep.grid import Run, expand
+from noisylab.sweep.naming import FolderChoice, choose_folder
 from noisylab.validate import check_choice
 
 #: Noise kinds that `noisylab.noise.inject` knows but a sweep cannot vary over a level grid.
@@ -38,6 +40,8 @@ class SweepPlan:
     datasets : dict
         Loaded `noisylab.data.Dataset` by the config's dataset entry.
     force : bool
+    named : FolderChoice or None
+        How the folder was chosen when no ``out`` was given (None with ``out``).
     """
 
     config: SweepConfig
@@ -46,6 +50,7 @@ class SweepPlan:
     todo: list[Run]
     datasets: dict[str, Any] = field(repr=False)
     force: bool = False
+    named: FolderChoice | None = None
 
     @property
     def config_hash(self) -> str:
@@ -115,7 +120,9 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     ----------
     config : SweepConfig
     out : path-like, optional
-        Results folder; ``results/<config.name>`` when None.
+        Results folder, used as given. When None, `noisylab.sweep.naming.choose_folder` picks
+        ``results/<name>`` (the name derived from the config, with a hash suffix when that
+        folder holds another config), and the plan's config records that name.
     force : bool
         Redo runs already in runs.csv (same config). A folder of another config is refused
         even with ``force``.
@@ -130,8 +137,13 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
         Unknown noise kind, model or dataset, an invalid HDF5 file, a subset larger than the
         training set, an unwritable output folder, or a folder holding another config.
     """
-    folder = ResultsFolder(out if out is not None else Path("results") / config.name)
     check_noise_kinds(config)
+    named = None
+    if out is None:
+        named = choose_folder(config)
+        config = dataclasses.replace(config, name=named.name)
+        out = named.path
+    folder = ResultsFolder(out)
     folder.check(config)
     datasets = load_datasets(config, data_dir=data_dir)
     check_models(config, model_names=model_names)
@@ -139,4 +151,4 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     done = set() if force else folder.finished(config)
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,
-                     force=force)
+                     force=force, named=named)
