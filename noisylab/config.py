@@ -31,7 +31,7 @@ VAL_POLICIES = ("clean", "noisy")
 #: Levels of the default sweep: 0, 0.1, ..., 0.9.
 DEFAULT_LEVELS = "0:0.9:0.1"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def _option(default: Any = dataclasses.MISSING, *, check: Callable[[Any, str], Any] | None = None,
@@ -53,8 +53,7 @@ def _number(low=None, high=None, closed="both"):
 
 def _check_name(value, name):
     if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise NoisylabError(
-            f"{name} must be letters, digits, '.', '_', '+' or '-', got {value!r}")
+        raise NoisylabError(f"{name} must be letters, digits, '.', '_' or '-', got {value!r}")
     return value
 
 

@@ -172,7 +172,8 @@ class FolderChoice:
     path : Path
         The folder, ``results/<name>`` or ``results/<name>-<hash>``.
     name : str
-        ``path``'s last part; recorded as the config's ``name`` in ``config.yaml``.
+        ``path``'s last part. The config's own ``name`` is left as it is (``default`` when the
+        user chose none), so a folder's ``config.yaml`` derives the same name again.
     taken : tuple of Path
         Folders tried first that hold another config (empty when ``path`` is the plain name).
     """

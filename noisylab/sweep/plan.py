@@ -8,7 +8,6 @@ known in advance.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +121,7 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     out : path-like, optional
         Results folder, used as given. When None, `noisylab.sweep.naming.choose_folder` picks
         ``results/<name>`` (the name derived from the config, with a hash suffix when that
-        folder holds another config), and the plan's config records that name.
+        folder holds another config).
     force : bool
         Redo runs already in runs.csv (same config). A folder of another config is refused
         even with ``force``.
@@ -141,7 +140,6 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     named = None
     if out is None:
         named = choose_folder(config)
-        config = dataclasses.replace(config, name=named.name)
         out = named.path
     folder = ResultsFolder(out)
     folder.check(config)
