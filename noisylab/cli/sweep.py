@@ -164,7 +164,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     from rich.console import Console
 
     from noisylab.config import default_config, load_config, resolve
-    from noisylab.sweep import device_name, plan_sweep, run_sweep
+    from noisylab.sweep import device_name, load_trainer, plan_sweep, run_sweep
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
@@ -173,9 +173,10 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
                      learning_rate=lr, val=val, subset=subset, seed=seed,
                      deterministic=deterministic, name=name)
     with _quiet_backend_start():
-        # Every check happens here, before the results folder exists (checking the model names
-        # loads Keras).
+        # Every check happens here, before the results folder exists; then the trainer's
+        # framework loads, so that its start-up lines are filtered and the device is known.
         plan = plan_sweep(config, out, force=force)
+        trainer = load_trainer() if plan.todo else None
         device = device_name()
     if plan.named is not None:
         taken = ", ".join(str(p) for p in plan.named.taken)
@@ -186,7 +187,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     err = Console(stderr=True)
     progress = _make_progress(err)
     try:
-        result = run_sweep(plan, progress=progress)
+        result = run_sweep(plan, trainer=trainer, progress=progress)
     except KeyboardInterrupt:
         progress.stop()
         click.echo(f"interrupted: finished runs are recorded in {plan.folder.runs_csv}; run the "

@@ -20,7 +20,7 @@ from noisylab.sweep.execute import PreparedRun, RunOutcome, execute_run
 from noisylab.sweep.executors import EXECUTORS, Executor, SequentialExecutor
 from noisylab.sweep.grid import Run, expand
 from noisylab.sweep.plan import SweepPlan, plan_sweep
-from noisylab.sweep.runner import Progress, SweepResult, device_name, run_sweep
+from noisylab.sweep.runner import Progress, SweepResult, device_name, load_trainer, run_sweep
 
 __all__ = [
     "EXECUTORS",
@@ -35,6 +35,7 @@ __all__ = [
     "device_name",
     "execute_run",
     "expand",
+    "load_trainer",
     "plan_sweep",
     "run_sweep",
 ]

@@ -66,6 +66,11 @@ def _default_trainer():
     return train_model
 
 
+def load_trainer() -> Callable:
+    """The default trainer, loaded now: its framework starts here (the CLI hides its chatter)."""
+    return _default_trainer()
+
+
 def device_name() -> str:
     """The device Keras trains on, in words, for metadata.json (never imports TensorFlow)."""
     if "tensorflow" not in sys.modules:   # never import TensorFlow just for the metadata
@@ -107,9 +112,8 @@ def run_sweep(plan: SweepPlan, *, trainer: Callable | None = None,
     started = time.perf_counter()
     progress = progress or Progress()
     folder, config = plan.folder, plan.config
-    default = trainer is None
     trainer = trainer or _default_trainer()
-    folder.create(config, device=device_name() if default else "unknown (custom trainer)")
+    folder.create(config, device=device_name())   # "unknown" unless TensorFlow trains here
     progress.sweep_started(total=len(plan.todo), skipped=len(plan.runs) - len(plan.todo),
                            folder=folder.path)
     features = FeatureCache(folder.cache_dir, config, trainer, on_phase=progress.phase,
