@@ -298,16 +298,18 @@ def test_one_violator_tails_match_exact_sums():
     rng = np.random.default_rng(7)
     p = np.sort(rng.dirichlet(np.ones(5), size=4), axis=1)
     p = np.vstack([p, np.sort([0.6, 0.1, 0.1, 0.1, 0.1]), [0.0, 0.0, 0.0, 0.0, 1.0]])
-    k = 40
-    n0, n1 = (k + 3) // 3, k // 2
-    got = plurality._one_violator_all(p, k, n0, n1)
-    for b in range(p.shape[0]):
-        pf = [Fraction(float(v)) for v in p[b]]
-        for col, n in enumerate(range(n0, n1 + 1)):
-            m = k - n
-            tails = sum(math.comb(m, i) * v ** i * (1 - v) ** (m - i)
-                        for v in pf for i in range(n, m + 1))
-            assert got[b, col] == pytest.approx(float(1 - tails), rel=1e-12, abs=1e-14)
+    tables = plurality._ChunkTables(np.full(p.shape[0], 0.3), p, -1, 40, 80)
+    for n in (14, 17, 20):
+        m0, m1 = n, 2 * n - 1                          # at most one class can reach n
+        got = 1.0 - plurality._one_violator_tails(tables.small, tables.large, tables.big,
+                                                  n, m0, m1)
+        assert got.shape == (m1 - m0 + 1, p.shape[0])
+        for b in range(p.shape[0]):
+            pf = [Fraction(float(v)) for v in p[b]]
+            for row, m in enumerate(range(m0, m1 + 1)):
+                tails = sum(math.comb(m, i) * v ** i * (1 - v) ** (m - i)
+                            for v in pf for i in range(n, m + 1))
+                assert got[row, b] == pytest.approx(float(1 - tails), rel=1e-12, abs=1e-14)
 
 
 def test_many_rows_in_chunks_and_threads_keep_their_order():
