@@ -131,10 +131,37 @@ def test_clean_probs_general_case_matches_brute_force():
         q = (1 - g) * probs + g / 4
         want = np.mean([brute(q[i], 6, int(labels[i])) for i in range(25)])
         assert value == pytest.approx(want, rel=1e-11)
-    # without true labels the argmax is the correct label
-    arg = expected_accuracy("random", 0.3, 6, 4, clean_probs=probs)
+    # correct='argmax' scores against the softmax's argmax, on request only
+    arg = expected_accuracy("random", 0.3, 6, 4, clean_probs=probs, correct="argmax")
     q = 0.7 * probs + 0.3 / 4
     assert arg == pytest.approx(np.mean([brute(q[i], 6, int(q[i].argmax())) for i in range(25)]))
+
+
+def test_argmax_is_never_the_silent_default():
+    # 20 softmaxes, half of them wrong at their argmax: the two choices differ a lot, so
+    # clean_probs without true labels is an error unless correct='argmax' is asked for
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(4), size=20)
+    labels = probs.argmax(axis=1)
+    labels[::2] = (labels[::2] + 1) % 4
+    true = expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, true_labels=labels)
+    arg = expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, correct="argmax")
+    assert arg - true > 0.2
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        accuracy_table("random", [0.2], [9], 4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        fit_k([0.0, 0.5], [0.9, 0.5], num_classes=4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="not both"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, true_labels=labels,
+                          correct="argmax")
+    with pytest.raises(NoisylabError, match="correct must be one of argmax, got 'max'"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, correct="max")
+    with pytest.raises(NoisylabError, match="true_labels needs clean_probs"):
+        expected_accuracy("random", 0.2, 9, 4, true_labels=labels)
+    with pytest.raises(NoisylabError, match="correct='argmax' needs clean_probs"):
+        expected_accuracy("random", 0.2, 9, 4, correct="argmax")
 
 
 @pytest.mark.parametrize("kind", ["random", "symmetric", "flip"])
@@ -238,8 +265,8 @@ def test_accuracy_table_matches_expected_accuracy():
         (lambda: expected_accuracy("confusion", 0.1, 3, 3), "needs a matrix"),
         (lambda: expected_accuracy("confusion", 0.1, 3, 2, matrix=[[0.5, 0.4], [0, 1]]),
          "row 0 sums"),
-        (lambda: expected_accuracy("random", 0.1, 3, 3, clean_probs=np.ones((4, 2)) / 2),
-         "shape \\(n, 3\\)"),
+        (lambda: expected_accuracy("random", 0.1, 3, 3, clean_probs=np.ones((4, 2)) / 2,
+                                   correct="argmax"), "shape \\(n, 3\\)"),
         (lambda: expected_accuracy("random", 0.1, 3, 2, clean_probs=np.ones((4, 2)) / 2,
                                    true_labels=[0, 1, 2, 0]), "true_labels"),
         (lambda: fit_k([0.1, 0.2], [0.9], num_classes=3), "same length"),

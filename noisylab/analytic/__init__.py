@@ -110,10 +110,27 @@ def _noise_matrix(kind: str, num_classes: int, matrix) -> np.ndarray | None:
     return check_stochastic_rows(matrix, "matrix", num_classes=el, tol=_SUM_TOL, renormalise=True)
 
 
+def _check_correct(clean_probs, true_labels, correct) -> None:
+    """The correct label is never chosen silently: true labels, or ``correct='argmax'``."""
+    if correct is not None:
+        check_choice(correct, "correct", ("argmax",))
+    if clean_probs is None:
+        if true_labels is not None:
+            raise NoisylabError("true_labels needs clean_probs (the softmax of a clean network)")
+        if correct is not None:
+            raise NoisylabError("correct='argmax' needs clean_probs (the softmax of a clean "
+                                "network)")
+    elif true_labels is None and correct is None:
+        raise NoisylabError("clean_probs needs true_labels (the correct label of each sample), "
+                            "or correct='argmax' to score against the softmax's argmax")
+    elif true_labels is not None and correct is not None:
+        raise NoisylabError("give true_labels or correct='argmax', not both")
+
+
 def _check_clean(clean_probs, true_labels, num_classes: int):
     probs = check_stochastic_rows(clean_probs, "clean_probs", num_classes=num_classes,
                                   square=False, tol=_SOFTMAX_TOL, renormalise=True)
-    if true_labels is None:
+    if true_labels is None:                           # correct='argmax', checked before
         labels = probs.argmax(axis=1)
     else:
         labels = np.asarray(true_labels)
@@ -131,13 +148,14 @@ def _check_clean(clean_probs, true_labels, num_classes: int):
 
 
 def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs=None,
-                   true_labels=None) -> np.ndarray:
+                   true_labels=None, *, correct=None) -> np.ndarray:
     """Expected accuracy for every (level, K) pair at once (one table of H serves all K).
 
     Parameters are those of `expected_accuracy`, with ``levels`` of shape (T,) and ``k_values``
     of shape (S,). Returns an ndarray of shape (T, S).
     """
     check_choice(kind, "noise kind", ANALYTIC_KINDS)
+    _check_correct(clean_probs, true_labels, correct)
     el = _check_classes(num_classes)
     levels = np.atleast_1d(_check_levels(levels))
     ks = np.array([_check_k(k) for k in np.atleast_1d(np.asarray(k_values, dtype=object))],
@@ -169,7 +187,7 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
 
 
 def expected_accuracy(kind, level, k, num_classes, matrix=None, clean_probs=None, *,
-                      true_labels=None):
+                      true_labels=None, correct=None):
     """Expected accuracy of the K-NN plurality model under label noise (eq. 2, 6-9).
 
     Parameters
@@ -193,16 +211,26 @@ def expected_accuracy(kind, level, k, num_classes, matrix=None, clean_probs=None
         the result is the mean over samples of Q(q(s)). Without it, the perfectly learnable case
         (C one-hot); for `confusion` and a custom `flip` that is the mean over the L classes.
     true_labels : array_like of int, shape (n,), optional
-        The correct label of each sample (the paper's choice). When omitted with ``clean_probs``,
-        the argmax of ``clean_probs`` is used.
+        The correct label of each sample (the paper's choice); required with ``clean_probs``
+        unless ``correct='argmax'``.
+    correct : {'argmax'}, optional
+        Score every sample against the argmax of its ``clean_probs`` instead of a true label
+        (on samples the clean network gets wrong this changes the result a lot, so it is
+        never the silent default).
 
     Returns
     -------
     float or ndarray of shape (T,)
         Expected accuracy in [0, 1], the same shape as ``level``.
+
+    Raises
+    ------
+    NoisylabError
+        On a bad parameter, or ``clean_probs`` without ``true_labels`` or ``correct='argmax'``.
     """
     shape = np.shape(level)
-    table = accuracy_table(kind, level, [k], num_classes, matrix, clean_probs, true_labels)
+    table = accuracy_table(kind, level, [k], num_classes, matrix, clean_probs, true_labels,
+                           correct=correct)
     res = table[:, 0]
     return float(res[0]) if shape == () else res.reshape(shape)
 
@@ -233,14 +261,14 @@ class FitResult:
 
 
 def fit_k(levels, accuracies, *, kind="random", num_classes, k_values=range(1, 201),
-          matrix=None, clean_probs=None, true_labels=None) -> FitResult:
+          matrix=None, clean_probs=None, true_labels=None, correct=None) -> FitResult:
     """Least-squares fit of K to an empirical accuracy curve.
 
     Parameters
     ----------
     levels, accuracies : array_like of shape (T,)
         Measured noise levels in [0, 1] and accuracies (fractions in [0, 1]).
-    kind, num_classes, matrix, clean_probs, true_labels
+    kind, num_classes, matrix, clean_probs, true_labels, correct
         As in `expected_accuracy`.
     k_values : iterable of int, default range(1, 201)
         Candidate K values.
@@ -258,7 +286,8 @@ def fit_k(levels, accuracies, *, kind="random", num_classes, k_values=range(1, 2
     if not np.all(np.isfinite(acc)) or np.any((acc < 0) | (acc > 1)):
         raise NoisylabError(f"accuracies must be fractions in [0, 1], got {acc.min()}..{acc.max()}")
     ks = np.array(list(k_values), dtype=object)
-    table = accuracy_table(kind, lv, ks, num_classes, matrix, clean_probs, true_labels)
+    table = accuracy_table(kind, lv, ks, num_classes, matrix, clean_probs, true_labels,
+                           correct=correct)
     sse = ((table - acc[:, None]) ** 2).sum(axis=0)
     best = int(np.argmin(sse))
     return FitResult(
