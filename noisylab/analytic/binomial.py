@@ -80,22 +80,31 @@ def _binom_pmf(k: int, n: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.exp(logc[None, :] + lp)
 
 
-def _pow_multiples(x: np.ndarray, mmax: int) -> np.ndarray:
-    """x^m for m = 0..W-1 (W >= mmax + 1), as (W, *x.shape) (x of shape (B,)) or (J, W, B)
-    (x of shape (J, B)), within 2 roundings.
+def _pow_multiples(x: np.ndarray, mmax: int, *, degree_first: bool = False) -> np.ndarray:
+    """x^m for m = 0..W-1 (W >= mmax + 1), within 2 roundings.
 
-    x^(a + b s) = x^a x^(b s) from two short pow tables: as accurate as pow (exp(m log x) would
-    be off by up to m |log x| ulp) at the cost of about 2 sqrt(mmax) pow calls per entry of x.
-    The degree comes before the rows so that a window of degrees for a batch of rows is one
-    contiguous block. Values under `_TINY` are flushed to zero.
+    For x of shape (B,) the result is (W, B); for x of shape (J, B) it is (J, W, B), or
+    (W, J, B) with ``degree_first``. x^(a + b s) = x^a x^(b s) from two short pow tables: as
+    accurate as pow (exp(m log x) would be off by up to m |log x| ulp) at the cost of about
+    2 sqrt(mmax) pow calls per entry of x. The degree comes before the rows so that a window of
+    degrees for a batch of rows is one contiguous block. High powers x^(b s) under `_TINY` are
+    flushed to zero, which keeps most of the numbers that are far too small to matter out of
+    the subnormal range (slow arithmetic on some CPUs); a flush of the whole table cost more.
     """
     step = max(1, math.isqrt(mmax + 1))
-    x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])[:, None, :]        # (J, 1, B)
-    lo = np.power(x2, np.arange(step, dtype=np.float64)[None, :, None])
-    hi = np.power(x2, (np.arange(mmax // step + 1, dtype=np.float64) * step)[None, :, None])
-    out = (hi[:, :, None] * lo[:, None]).reshape(x2.shape[0], -1, x.shape[-1])  # (J, W, B)
-    np.putmask(out, out < _TINY, 0.0)
-    return out[0] if x.ndim == 1 else out
+    x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])                     # (J, B)
+    low = np.arange(step, dtype=np.float64)
+    high = np.arange(mmax // step + 1, dtype=np.float64) * step
+    if degree_first or x.ndim == 1:
+        lo = np.power(x2[None], low[:, None, None])                            # (step, J, B)
+        hi = np.power(x2[None], high[:, None, None])                           # (S, J, B)
+        np.putmask(hi, hi < _TINY, 0.0)
+        out = (hi[:, None] * lo[None]).reshape(-1, *x2.shape)                 # (W, J, B)
+        return out[:, 0] if x.ndim == 1 else out
+    lo = np.power(x2[:, None], low[None, :, None])                             # (J, step, B)
+    hi = np.power(x2[:, None], high[None, :, None])                            # (J, S, B)
+    np.putmask(hi, hi < _TINY, 0.0)
+    return (hi[:, :, None] * lo[:, None]).reshape(x2.shape[0], -1, x2.shape[1])  # (J, W, B)
 
 
 def _ratio_powers(num: np.ndarray, den: np.ndarray, mmax: int) -> np.ndarray:

@@ -113,9 +113,9 @@ def _one_violator_tails(small: np.ndarray, large: np.ndarray, big: np.ndarray, n
                         m0: int, m1: int, j0: int = 0, rows: slice = slice(None)) -> np.ndarray:
     """sum_{j >= j0} P(Bin(m, p_j) >= n) for m = m0..m1 (n <= m0, m1 <= `_TAIL_KMAX`), (M, B).
 
-    ``small`` and ``large`` are the power tables (W, J, B) of u = min(p, 1-p) / max(p, 1-p)
-    and of max(p, 1-p); ``big`` marks the rows whose largest class has p > 1/2. Each tail is
-    max(p, 1-p)^m times a polynomial in u with positive terms,
+    ``small`` is the power table (W, J, B) of u = min(p, 1-p) / max(p, 1-p) and ``large``
+    (first degree, table) that of max(p, 1-p); ``big`` marks the rows whose largest class has
+    p > 1/2. Each tail is max(p, 1-p)^m times a polynomial in u with positive terms,
     sum_{i=n}^{m} C(m, i) u^i when p <= 1/2 and sum_{i=0}^{m-n} C(m, i) u^i otherwise (only the
     largest class, the last one, can have p > 1/2), so the tails of a window of m are one matrix
     product.
@@ -129,7 +129,8 @@ def _one_violator_tails(small: np.ndarray, large: np.ndarray, big: np.ndarray, n
         poly[:, -1, big] = lower @ small[:m1 - n + 1, -1, rows][:, big]
     # pow-accurate powers: the largest tail is near 1 and H = 1 - sum cancels, so the rounding
     # of this factor matters (exp of a rounded m log x would be off by ~m |log x| ulp)
-    poly *= large[m0:m1 + 1, j0:, rows]
+    base, table = large
+    poly *= table[m0 - base:m1 - base + 1, j0:, rows]
     return poly.sum(axis=1)
 
 
@@ -237,7 +238,8 @@ def _split(pmax: np.ndarray, count: int, n: int, m: int, log_weight: float):
 class _ChunkTables:
     """The power tables of one chunk, each built once and only when some n needs it."""
 
-    def __init__(self, qc: np.ndarray, p: np.ndarray, dp_mmax: int, ov_mmax: int, kmax: int):
+    def __init__(self, qc: np.ndarray, p: np.ndarray, dp_mmax: int, ov_mmax: int, kmax: int,
+                 ov_mmin: int = 0):
         self.qc, self.p = qc, p
         j_count = p.shape[1]
         # the largest m the scaled products can take for this number of classes
@@ -261,9 +263,11 @@ class _ChunkTables:
             pt = np.ascontiguousarray(p.T)                                           # (J, B)
             large = np.maximum(pt, 1.0 - pt)
             # degree-major (W, J, B): a window of degrees for some classes is one block
-            self.small = np.ascontiguousarray(np.moveaxis(
-                _pow_multiples(np.minimum(pt, 1.0 - pt) / large, ov_mmax), 1, 0))
-            self.large = np.ascontiguousarray(np.moveaxis(_pow_multiples(large, ov_mmax), 1, 0))
+            self.small = _pow_multiples(np.minimum(pt, 1.0 - pt) / large, ov_mmax,
+                                        degree_first=True)
+            # only the degrees m of the closed form, each straight from pow
+            degrees = np.arange(ov_mmin, ov_mmax + 1, dtype=np.float64)[:, None, None]
+            self.large = (ov_mmin, np.power(large[None], degrees))
             self.big = p[:, -1] > 0.5
 
     def foldable(self, n: int, mhi: int, kmax: int) -> bool:

@@ -205,7 +205,8 @@ def _plurality_chunk(qc: np.ndarray, p: np.ndarray, ks: np.ndarray,
                                                      float(logw[n, t].max())))
     dp_mmax = max((int(m.max()) for n, t, m, r, c, f in plans if c < r), default=-1)
     ov_mmax = max((int(m.max()) for n, t, m, r, c, f in plans if c > 0), default=-1)
-    tables = _ChunkTables(qc_r, p_r, dp_mmax, ov_mmax, int(ks.max()))
+    ov_mmin = min((int(m.min()) for n, t, m, r, c, f in plans if c > 0), default=0)
+    tables = _ChunkTables(qc_r, p_r, dp_mmax, ov_mmax, int(ks.max()), ov_mmin)
     acc = np.zeros((ks.size, count))
     for n, t, m, count, closed, free in plans:
         if count == 0:
