@@ -371,3 +371,19 @@ def test_benchmark_size_curve_is_stable_across_levels():
         assert value == pytest.approx(np.mean(rows), rel=1e-13, abs=1e-16)
     # uniform votes at gamma = 1: every sample has the same Q
     assert got[-1] == pytest.approx(plurality_probability(np.full(10, 0.1), 100), rel=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["random", "symmetric", "flip", "confusion", "concentrated"])
+def test_general_form_with_one_hot_softmaxes_is_the_learnable_form(kind):
+    # C(s) one-hot and right (one sample of each class): eq. 2 is eq. 7-9, exactly
+    el = 5
+    rng = np.random.default_rng(9)
+    matrix = rng.dirichlet(np.ones(el), size=el) if kind == "confusion" else None
+    levels = np.linspace(0.0, 1.0, 11)
+    ks = [1, 4, 25, 60]
+    learnable = accuracy_table(kind, levels, ks, el, matrix=matrix)
+    labels = np.arange(el)
+    general = accuracy_table(kind, levels, ks, el, matrix=matrix, clean_probs=np.eye(el)[labels],
+                             true_labels=labels)
+    np.testing.assert_array_equal(general, learnable)
+    assert learnable[0, 0] == 1.0 and 0.0 <= learnable.min()

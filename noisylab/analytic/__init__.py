@@ -1,8 +1,8 @@
 """The K-NN plurality model of accuracy under label noise (Drory, Avidan and Giryes).
 
 The public API (this module): `plurality_probability` (Q of eq. 3 for given noisy-label
-probabilities), `expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind) and
-`fit_k`. The exact computation of Q lives in `noisylab.analytic.plurality`.
+probabilities), `expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind),
+`fit_k` and `fit_table`. The exact computation of Q lives in `noisylab.analytic.plurality`.
 
 This package is numpy only.
 """
@@ -174,15 +174,19 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
         if clean_probs is None:
             clean = np.ones(uk.size)
         else:
-            clean = _plurality_table(probs, uk, labels).mean(axis=0)
+            rows = _plurality_table(probs, uk, labels)
+            clean = rows[0] + (rows - rows[:1]).mean(axis=0)
         return ((1.0 - levels)[:, None] * clean[None, :])[:, inv]
     noisy = probs @ trans                              # eq. 6: sum_k P(l_j | l_k) C(l_k)
     # every level in one call, so that rows needing the same work are grouped together
     g = levels[:, None, None]
     q = np.clip((1.0 - g) * probs[None] + g * noisy[None], 0.0, None)
-    q /= q.sum(axis=2, keepdims=True)
+    # summed in sorted order: rows equal up to a permutation stay equal (and are computed once)
+    q /= np.sort(q, axis=2).sum(axis=2, keepdims=True)
     rows = _plurality_table(q.reshape(-1, el), uk, np.tile(labels, levels.size))
-    out = rows.reshape(levels.size, probs.shape[0], uk.size).mean(axis=1)
+    rows = rows.reshape(levels.size, probs.shape[0], uk.size)
+    # the mean as the first sample plus the mean difference: exact when all samples agree
+    out = rows[:, 0] + (rows - rows[:, :1]).mean(axis=1)
     return out[:, inv]
 
 
@@ -288,9 +292,36 @@ def fit_k(levels, accuracies, *, kind="random", num_classes, k_values=range(1, 2
     ks = np.array(list(k_values), dtype=object)
     table = accuracy_table(kind, lv, ks, num_classes, matrix, clean_probs, true_labels,
                            correct=correct)
+    return fit_table(lv, acc, table, ks)
+
+
+def fit_table(levels, accuracies, table, k_values) -> FitResult:
+    """The least-squares K from a table of the model's accuracy, as `fit_k` returns it.
+
+    For models `fit_k` cannot express in one call (e.g. a realized noise matrix per level).
+
+    Parameters
+    ----------
+    levels, accuracies : array_like of shape (T,)
+        Measured noise levels and accuracies.
+    table : array_like of shape (T, S)
+        The model's expected accuracy at each level for each of the S values of ``k_values``.
+    k_values : sequence of int, length S
+
+    Returns
+    -------
+    FitResult
+    """
+    lv = np.asarray(levels, dtype=np.float64)
+    acc = np.asarray(accuracies, dtype=np.float64)
+    table = np.asarray(table, dtype=np.float64)
+    ks = np.array([_check_k(k) for k in k_values], dtype=np.int64)
+    if table.shape != (lv.size, ks.size) or acc.shape != lv.shape:
+        raise NoisylabError(f"table must have shape (levels, K values) = ({lv.size}, {ks.size}) "
+                            f"and accuracies ({lv.size},), got {table.shape} and {acc.shape}")
     sse = ((table - acc[:, None]) ** 2).sum(axis=0)
     best = int(np.argmin(sse))
     return FitResult(
         k=int(ks[best]), sse=float(sse[best]), rmse=float(math.sqrt(sse[best] / lv.size)),
-        levels=lv, curve=table[:, best], k_values=ks.astype(np.int64), sse_all=sse,
+        levels=lv, curve=table[:, best], k_values=ks, sse_all=sse,
     )

@@ -15,12 +15,16 @@ from noisylab.cli._common import parse_ks, user_errors
               show_default=True, help="File format of the figures (report.html embeds PNGs).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the figures [default: RESULTS_DIR/plots].")
-@click.option("--analytic/--no-analytic", default=True, show_default=True,
-              help="Overlay the K-NN model's accuracy curve for the best-fit K.")
+@click.option("--analytic", type=click.Choice(["auto", "learnable"]), default="auto",
+              show_default=True,
+              help="Form of the K-NN model overlaid with its best-fit K: auto takes the general "
+                   "form (eq. 2) from the folder's level-0 predictions where it has them, "
+                   "learnable the perfectly learnable form.")
+@click.option("--no-analytic", "no_analytic", is_flag=True, help="No K-NN model overlay.")
 @click.option("--k", "k_text", default=None, metavar="K1,K2,...",
               help="Extra K values for the analytic overlay, e.g. 1,5,25.")
 @user_errors
-def plot(results_dir: Path, fmt: str, out: Path | None, analytic: bool,
+def plot(results_dir: Path, fmt: str, out: Path | None, analytic: str, no_analytic: bool,
          k_text: str | None) -> None:
     """Draw the figures of RESULTS_DIR (a folder written by `noisylab sweep`).
 
@@ -31,7 +35,8 @@ def plot(results_dir: Path, fmt: str, out: Path | None, analytic: bool,
     ks = parse_ks(k_text) if k_text else []
     from noisylab.plots.render import render_results
 
-    rendered = render_results(results_dir, out=out, fmt=fmt, analytic=analytic, k_values=ks)
+    rendered = render_results(results_dir, out=out, fmt=fmt,
+                              analytic=False if no_analytic else analytic, k_values=ks)
     for path in rendered.written:
         click.echo(f"wrote {path}")
     for note in rendered.notes:
