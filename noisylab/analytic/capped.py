@@ -202,7 +202,7 @@ _FREE_TOL = 1e-18   # classes whose chance to reach n, times the weight of n, st
 
 
 def _split(pmax: np.ndarray, count: int, n: int, m: int, log_weight: float):
-    """How to compute H(n, .) up to m for a chunk: (closed rows, (free classes, free classes)).
+    """How to compute H(n, .) up to m for a chunk: (rows of the closed form, free classes).
 
     ``pmax`` holds, per column of the ascending shares, the largest share over the chunk's rows.
     For the first c columns the chance that any of them gets n or more of m votes is at most
@@ -228,11 +228,11 @@ def _split(pmax: np.ndarray, count: int, n: int, m: int, log_weight: float):
             break
         free = c + 1
     closed = count if m <= 2 * n - 1 or free >= j_count - 1 else 0
-    return closed, (free, free)
+    return closed, free
 
 
     closed = count if m <= 2 * n - 1 or free >= j_count - 1 else 0
-    return closed, (free, free)
+    return closed, free
 
 
 class _ChunkTables:

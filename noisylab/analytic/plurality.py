@@ -33,14 +33,21 @@ state is scaled by q_c^n, the last band matrix by C(K, n) and the last diagonal 
 (1 - q_c)^m, so the programme's output is already the term of Q.
 
 Speed. The q vectors are reduced to a canonical form (q_c, the other probabilities sorted) and
-duplicates are computed once. Rows sorted by q_c need similar n, so they are cut into chunks of
-neighbouring rows; the tables are stored with the rows last (degree-major), so every BLAS
-operand is a contiguous block. Chunks run on a few threads (numpy and BLAS release the GIL)
-while BLAS itself runs on one thread: its small products gain nothing from threads, and on a
-loaded machine its spinning threads made them many times slower.
+duplicates are computed once. Rows of similar q_c need the same n, so rows are grouped in bands
+of q_c (then by their second-largest other share) and cut into chunks; per chunk and n, the
+classes that cannot reach n but with negligible probability lose their cap (merged into one
+first state, or left out of the closed form, which then serves when at most one class can
+reach n: the Bonferroni error is below the same bound). The upper binomial tail and the
+one-class tails of every K or m are one matrix product each, the binomial weights are folded
+into the programme, and the tables are degree-major (rows last), so every BLAS operand is a
+contiguous block. Chunks run on a few threads (numpy and BLAS release the GIL) while BLAS
+itself runs on one thread: its small products gain nothing from threads, and on a loaded
+machine its spinning threads made them many times slower. On the benchmark the band products
+are about half the time; the rest is the diagonal scalings and the power tables.
 
-Terms are dropped only when their total weight is provably below 1e-17 (binomial weights under
-1e-20 per n, or a Chernoff bound on Q itself), i.e. below float64 rounding of a number near 1.
+Terms are dropped only when their total weight is provably below 1e-16 (binomial weights under
+1e-20 per n, a Chernoff bound on Q itself, and caps whose chance to bind, times the weight of n,
+is under 1e-18), i.e. below float64 rounding of a number near 1.
 
 This module is numpy only.
 """
@@ -219,7 +226,7 @@ def _plurality_chunk(qc: np.ndarray, p: np.ndarray, ks: np.ndarray,
             cut = slice(0, closed)
             if mhi <= _TAIL_KMAX:
                 h = 1.0 - _one_violator_tails(tables.small, tables.large, tables.big, n, mlo,
-                                              mhi, min(free[0], j_count - 1), cut)
+                                              mhi, min(free, j_count - 1), cut)
             else:
                 with np.errstate(divide="ignore"):
                     logp, log1mp = np.log(p_r[cut]), np.log1p(-p_r[cut])
@@ -231,7 +238,7 @@ def _plurality_chunk(qc: np.ndarray, p: np.ndarray, ks: np.ndarray,
         rows = slice(closed, count)
         if tables.foldable(n, mhi, int(ks[t].max())):
             # the programme's output is already Bin(n; K, q_c) H(n, K - n)
-            first, start = tables.merged(n, mlo, mhi, free[1], rows)
+            first, start = tables.merged(n, mlo, mhi, free, rows)
             acc[t, rows] += _dp_contributions(tables.scale, n, mlo, mhi, rows,
                                               tables.qpow(n, rows), n, first=first,
                                               start=start)[m - mlo]

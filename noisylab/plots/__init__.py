@@ -9,7 +9,9 @@ imports nothing heavy; use the modules:
 - `noisylab.plots.report`: the self-contained report.html;
 - `noisylab.plots.render`: `render_results`, every figure of a folder to files (``noisylab plot``);
 - `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, figures to bytes;
-- `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes.
+- `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes;
+- `noisylab.plots.overlay`: the K-NN model on ``accuracy_vs_noise``, general form from level-0
+  runs or perfectly learnable, and its best-fit K.
 
 Files are written through `noisylab.atomic`.
 """
