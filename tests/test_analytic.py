@@ -131,10 +131,37 @@ def test_clean_probs_general_case_matches_brute_force():
         q = (1 - g) * probs + g / 4
         want = np.mean([brute(q[i], 6, int(labels[i])) for i in range(25)])
         assert value == pytest.approx(want, rel=1e-11)
-    # without true labels the argmax is the correct label
-    arg = expected_accuracy("random", 0.3, 6, 4, clean_probs=probs)
+    # correct='argmax' scores against the softmax's argmax, on request only
+    arg = expected_accuracy("random", 0.3, 6, 4, clean_probs=probs, correct="argmax")
     q = 0.7 * probs + 0.3 / 4
     assert arg == pytest.approx(np.mean([brute(q[i], 6, int(q[i].argmax())) for i in range(25)]))
+
+
+def test_argmax_is_never_the_silent_default():
+    # 20 softmaxes, half of them wrong at their argmax: the two choices differ a lot, so
+    # clean_probs without true labels is an error unless correct='argmax' is asked for
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(4), size=20)
+    labels = probs.argmax(axis=1)
+    labels[::2] = (labels[::2] + 1) % 4
+    true = expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, true_labels=labels)
+    arg = expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, correct="argmax")
+    assert arg - true > 0.2
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        accuracy_table("random", [0.2], [9], 4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="clean_probs needs true_labels"):
+        fit_k([0.0, 0.5], [0.9, 0.5], num_classes=4, clean_probs=probs)
+    with pytest.raises(NoisylabError, match="not both"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, true_labels=labels,
+                          correct="argmax")
+    with pytest.raises(NoisylabError, match="correct must be one of argmax, got 'max'"):
+        expected_accuracy("random", 0.2, 9, 4, clean_probs=probs, correct="max")
+    with pytest.raises(NoisylabError, match="true_labels needs clean_probs"):
+        expected_accuracy("random", 0.2, 9, 4, true_labels=labels)
+    with pytest.raises(NoisylabError, match="correct='argmax' needs clean_probs"):
+        expected_accuracy("random", 0.2, 9, 4, correct="argmax")
 
 
 @pytest.mark.parametrize("kind", ["random", "symmetric", "flip"])
@@ -238,8 +265,8 @@ def test_accuracy_table_matches_expected_accuracy():
         (lambda: expected_accuracy("confusion", 0.1, 3, 3), "needs a matrix"),
         (lambda: expected_accuracy("confusion", 0.1, 3, 2, matrix=[[0.5, 0.4], [0, 1]]),
          "row 0 sums"),
-        (lambda: expected_accuracy("random", 0.1, 3, 3, clean_probs=np.ones((4, 2)) / 2),
-         "shape \\(n, 3\\)"),
+        (lambda: expected_accuracy("random", 0.1, 3, 3, clean_probs=np.ones((4, 2)) / 2,
+                                   correct="argmax"), "shape \\(n, 3\\)"),
         (lambda: expected_accuracy("random", 0.1, 3, 2, clean_probs=np.ones((4, 2)) / 2,
                                    true_labels=[0, 1, 2, 0]), "true_labels"),
         (lambda: fit_k([0.1, 0.2], [0.9], num_classes=3), "same length"),
@@ -298,16 +325,18 @@ def test_one_violator_tails_match_exact_sums():
     rng = np.random.default_rng(7)
     p = np.sort(rng.dirichlet(np.ones(5), size=4), axis=1)
     p = np.vstack([p, np.sort([0.6, 0.1, 0.1, 0.1, 0.1]), [0.0, 0.0, 0.0, 0.0, 1.0]])
-    k = 40
-    n0, n1 = (k + 3) // 3, k // 2
-    got = plurality._one_violator_all(p, k, n0, n1)
-    for b in range(p.shape[0]):
-        pf = [Fraction(float(v)) for v in p[b]]
-        for col, n in enumerate(range(n0, n1 + 1)):
-            m = k - n
-            tails = sum(math.comb(m, i) * v ** i * (1 - v) ** (m - i)
-                        for v in pf for i in range(n, m + 1))
-            assert got[b, col] == pytest.approx(float(1 - tails), rel=1e-12, abs=1e-14)
+    tables = plurality._ChunkTables(np.full(p.shape[0], 0.3), p, -1, 40, 80)
+    for n in (14, 17, 20):
+        m0, m1 = n, 2 * n - 1                          # at most one class can reach n
+        got = 1.0 - plurality._one_violator_tails(tables.small, tables.large, tables.big,
+                                                  n, m0, m1)
+        assert got.shape == (m1 - m0 + 1, p.shape[0])
+        for b in range(p.shape[0]):
+            pf = [Fraction(float(v)) for v in p[b]]
+            for row, m in enumerate(range(m0, m1 + 1)):
+                tails = sum(math.comb(m, i) * v ** i * (1 - v) ** (m - i)
+                            for v in pf for i in range(n, m + 1))
+                assert got[row, b] == pytest.approx(float(1 - tails), rel=1e-12, abs=1e-14)
 
 
 def test_many_rows_in_chunks_and_threads_keep_their_order():
@@ -342,3 +371,19 @@ def test_benchmark_size_curve_is_stable_across_levels():
         assert value == pytest.approx(np.mean(rows), rel=1e-13, abs=1e-16)
     # uniform votes at gamma = 1: every sample has the same Q
     assert got[-1] == pytest.approx(plurality_probability(np.full(10, 0.1), 100), rel=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["random", "symmetric", "flip", "confusion", "concentrated"])
+def test_general_form_with_one_hot_softmaxes_is_the_learnable_form(kind):
+    # C(s) one-hot and right (one sample of each class): eq. 2 is eq. 7-9, exactly
+    el = 5
+    rng = np.random.default_rng(9)
+    matrix = rng.dirichlet(np.ones(el), size=el) if kind == "confusion" else None
+    levels = np.linspace(0.0, 1.0, 11)
+    ks = [1, 4, 25, 60]
+    learnable = accuracy_table(kind, levels, ks, el, matrix=matrix)
+    labels = np.arange(el)
+    general = accuracy_table(kind, levels, ks, el, matrix=matrix, clean_probs=np.eye(el)[labels],
+                             true_labels=labels)
+    np.testing.assert_array_equal(general, learnable)
+    assert learnable[0, 0] == 1.0 and 0.0 <= learnable.min()

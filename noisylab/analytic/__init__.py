@@ -1,8 +1,8 @@
 """The K-NN plurality model of accuracy under label noise (Drory, Avidan and Giryes).
 
 The public API (this module): `plurality_probability` (Q of eq. 3 for given noisy-label
-probabilities), `expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind) and
-`fit_k`. The exact computation of Q lives in `noisylab.analytic.plurality`.
+probabilities), `expected_accuracy` and `accuracy_table` (eq. 2 and 6-9 per noise kind),
+`fit_k` and `fit_table`. The exact computation of Q lives in `noisylab.analytic.plurality`.
 
 This package is numpy only.
 """
@@ -110,10 +110,27 @@ def _noise_matrix(kind: str, num_classes: int, matrix) -> np.ndarray | None:
     return check_stochastic_rows(matrix, "matrix", num_classes=el, tol=_SUM_TOL, renormalise=True)
 
 
+def _check_correct(clean_probs, true_labels, correct) -> None:
+    """The correct label is never chosen silently: true labels, or ``correct='argmax'``."""
+    if correct is not None:
+        check_choice(correct, "correct", ("argmax",))
+    if clean_probs is None:
+        if true_labels is not None:
+            raise NoisylabError("true_labels needs clean_probs (the softmax of a clean network)")
+        if correct is not None:
+            raise NoisylabError("correct='argmax' needs clean_probs (the softmax of a clean "
+                                "network)")
+    elif true_labels is None and correct is None:
+        raise NoisylabError("clean_probs needs true_labels (the correct label of each sample), "
+                            "or correct='argmax' to score against the softmax's argmax")
+    elif true_labels is not None and correct is not None:
+        raise NoisylabError("give true_labels or correct='argmax', not both")
+
+
 def _check_clean(clean_probs, true_labels, num_classes: int):
     probs = check_stochastic_rows(clean_probs, "clean_probs", num_classes=num_classes,
                                   square=False, tol=_SOFTMAX_TOL, renormalise=True)
-    if true_labels is None:
+    if true_labels is None:                           # correct='argmax', checked before
         labels = probs.argmax(axis=1)
     else:
         labels = np.asarray(true_labels)
@@ -131,13 +148,14 @@ def _check_clean(clean_probs, true_labels, num_classes: int):
 
 
 def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs=None,
-                   true_labels=None) -> np.ndarray:
+                   true_labels=None, *, correct=None) -> np.ndarray:
     """Expected accuracy for every (level, K) pair at once (one table of H serves all K).
 
     Parameters are those of `expected_accuracy`, with ``levels`` of shape (T,) and ``k_values``
     of shape (S,). Returns an ndarray of shape (T, S).
     """
     check_choice(kind, "noise kind", ANALYTIC_KINDS)
+    _check_correct(clean_probs, true_labels, correct)
     el = _check_classes(num_classes)
     levels = np.atleast_1d(_check_levels(levels))
     ks = np.array([_check_k(k) for k in np.atleast_1d(np.asarray(k_values, dtype=object))],
@@ -156,20 +174,24 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
         if clean_probs is None:
             clean = np.ones(uk.size)
         else:
-            clean = _plurality_table(probs, uk, labels).mean(axis=0)
+            rows = _plurality_table(probs, uk, labels)
+            clean = rows[0] + (rows - rows[:1]).mean(axis=0)
         return ((1.0 - levels)[:, None] * clean[None, :])[:, inv]
     noisy = probs @ trans                              # eq. 6: sum_k P(l_j | l_k) C(l_k)
     # every level in one call, so that rows needing the same work are grouped together
     g = levels[:, None, None]
     q = np.clip((1.0 - g) * probs[None] + g * noisy[None], 0.0, None)
-    q /= q.sum(axis=2, keepdims=True)
+    # summed in sorted order: rows equal up to a permutation stay equal (and are computed once)
+    q /= np.sort(q, axis=2).sum(axis=2, keepdims=True)
     rows = _plurality_table(q.reshape(-1, el), uk, np.tile(labels, levels.size))
-    out = rows.reshape(levels.size, probs.shape[0], uk.size).mean(axis=1)
+    rows = rows.reshape(levels.size, probs.shape[0], uk.size)
+    # the mean as the first sample plus the mean difference: exact when all samples agree
+    out = rows[:, 0] + (rows - rows[:, :1]).mean(axis=1)
     return out[:, inv]
 
 
 def expected_accuracy(kind, level, k, num_classes, matrix=None, clean_probs=None, *,
-                      true_labels=None):
+                      true_labels=None, correct=None):
     """Expected accuracy of the K-NN plurality model under label noise (eq. 2, 6-9).
 
     Parameters
@@ -193,16 +215,26 @@ def expected_accuracy(kind, level, k, num_classes, matrix=None, clean_probs=None
         the result is the mean over samples of Q(q(s)). Without it, the perfectly learnable case
         (C one-hot); for `confusion` and a custom `flip` that is the mean over the L classes.
     true_labels : array_like of int, shape (n,), optional
-        The correct label of each sample (the paper's choice). When omitted with ``clean_probs``,
-        the argmax of ``clean_probs`` is used.
+        The correct label of each sample (the paper's choice); required with ``clean_probs``
+        unless ``correct='argmax'``.
+    correct : {'argmax'}, optional
+        Score every sample against the argmax of its ``clean_probs`` instead of a true label
+        (on samples the clean network gets wrong this changes the result a lot, so it is
+        never the silent default).
 
     Returns
     -------
     float or ndarray of shape (T,)
         Expected accuracy in [0, 1], the same shape as ``level``.
+
+    Raises
+    ------
+    NoisylabError
+        On a bad parameter, or ``clean_probs`` without ``true_labels`` or ``correct='argmax'``.
     """
     shape = np.shape(level)
-    table = accuracy_table(kind, level, [k], num_classes, matrix, clean_probs, true_labels)
+    table = accuracy_table(kind, level, [k], num_classes, matrix, clean_probs, true_labels,
+                           correct=correct)
     res = table[:, 0]
     return float(res[0]) if shape == () else res.reshape(shape)
 
@@ -233,14 +265,14 @@ class FitResult:
 
 
 def fit_k(levels, accuracies, *, kind="random", num_classes, k_values=range(1, 201),
-          matrix=None, clean_probs=None, true_labels=None) -> FitResult:
+          matrix=None, clean_probs=None, true_labels=None, correct=None) -> FitResult:
     """Least-squares fit of K to an empirical accuracy curve.
 
     Parameters
     ----------
     levels, accuracies : array_like of shape (T,)
         Measured noise levels in [0, 1] and accuracies (fractions in [0, 1]).
-    kind, num_classes, matrix, clean_probs, true_labels
+    kind, num_classes, matrix, clean_probs, true_labels, correct
         As in `expected_accuracy`.
     k_values : iterable of int, default range(1, 201)
         Candidate K values.
@@ -258,10 +290,38 @@ def fit_k(levels, accuracies, *, kind="random", num_classes, k_values=range(1, 2
     if not np.all(np.isfinite(acc)) or np.any((acc < 0) | (acc > 1)):
         raise NoisylabError(f"accuracies must be fractions in [0, 1], got {acc.min()}..{acc.max()}")
     ks = np.array(list(k_values), dtype=object)
-    table = accuracy_table(kind, lv, ks, num_classes, matrix, clean_probs, true_labels)
+    table = accuracy_table(kind, lv, ks, num_classes, matrix, clean_probs, true_labels,
+                           correct=correct)
+    return fit_table(lv, acc, table, ks)
+
+
+def fit_table(levels, accuracies, table, k_values) -> FitResult:
+    """The least-squares K from a table of the model's accuracy, as `fit_k` returns it.
+
+    For models `fit_k` cannot express in one call (e.g. a realized noise matrix per level).
+
+    Parameters
+    ----------
+    levels, accuracies : array_like of shape (T,)
+        Measured noise levels and accuracies.
+    table : array_like of shape (T, S)
+        The model's expected accuracy at each level for each of the S values of ``k_values``.
+    k_values : sequence of int, length S
+
+    Returns
+    -------
+    FitResult
+    """
+    lv = np.asarray(levels, dtype=np.float64)
+    acc = np.asarray(accuracies, dtype=np.float64)
+    table = np.asarray(table, dtype=np.float64)
+    ks = np.array([_check_k(k) for k in k_values], dtype=np.int64)
+    if table.shape != (lv.size, ks.size) or acc.shape != lv.shape:
+        raise NoisylabError(f"table must have shape (levels, K values) = ({lv.size}, {ks.size}) "
+                            f"and accuracies ({lv.size},), got {table.shape} and {acc.shape}")
     sse = ((table - acc[:, None]) ** 2).sum(axis=0)
     best = int(np.argmin(sse))
     return FitResult(
         k=int(ks[best]), sse=float(sse[best]), rmse=float(math.sqrt(sse[best] / lv.size)),
-        levels=lv, curve=table[:, best], k_values=ks.astype(np.int64), sse_all=sse,
+        levels=lv, curve=table[:, best], k_values=ks, sse_all=sse,
     )

@@ -13,7 +13,9 @@ imports nothing heavy; use the modules:
 - `noisylab.plots.sweeps`: `render_sweeps`, every sweep below a folder plus its index.html
   (``noisylab plot results/``);
 - `noisylab.plots.style`: palette (Okabe–Ito), 150 dpi, titles, notes, figures to bytes;
-- `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes.
+- `noisylab.plots.analytic`: the K-NN model's curves, and what ``noisylab analytic`` writes;
+- `noisylab.plots.overlay`: the K-NN model on ``accuracy_vs_noise``, general form from level-0
+  runs or perfectly learnable, and its best-fit K.
 
 Files are written through `noisylab.atomic`.
 """

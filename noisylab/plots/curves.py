@@ -17,7 +17,6 @@ from noisylab.plots import style
 from noisylab.plots.load import groups
 
 LEVEL_LABEL = "noise level γ (fraction of training labels)"
-ANALYTIC_KINDS = ("random", "symmetric", "flip")
 
 
 def _label(noise: str, model: str, many_models: bool) -> str:
@@ -91,66 +90,16 @@ def _legend(panel, axes) -> None:
 
 
 def analytic_curves(summary: pd.DataFrame, *, num_classes: int, k_values: Iterable[int] = (),
-                    grid: int = 101) -> tuple[pd.DataFrame, list[str]]:
+                    grid: int = 101, **overlay) -> tuple[pd.DataFrame, list[str]]:
     """K-NN plurality-model accuracy curves fitted to the measured test accuracy.
 
-    For every (noise, model) whose noise kind the model covers (random, symmetric, flip), K is
-    fitted with `noisylab.analytic.fit_k` on the mean test accuracy by level; the curve for that K
-    and for every K in ``k_values`` is evaluated on ``grid`` levels spanning the measured range.
-
-    Parameters
-    ----------
-    summary : DataFrame
-        Summary rows of one dataset (``level``, ``test_accuracy_mean``, ...).
-    num_classes : int
-        L, the number of classes.
-    k_values : iterable of int
-        Extra neighbour counts to draw.
-    grid : int
-        Number of levels at which each curve is evaluated.
-
-    Returns
-    -------
-    curves : DataFrame
-        Columns ``noise, model, k, best, level, accuracy``.
-    notes : list of str
-        The best-fit K of each curve, and why some curves are absent.
+    See `noisylab.plots.overlay.overlay_curves` (which form of the model, from which runs, and
+    the keyword arguments ``clean``, ``matrices``, ``noise_options`` and ``form``).
     """
-    columns = ["noise", "model", "k", "best", "level", "accuracy"]
-    notes: list[str] = []
-    try:
-        from noisylab import analytic
-    except ImportError:
-        return pd.DataFrame(columns=columns), ["analytic overlay skipped: noisylab.analytic "
-                                               "is not available."]
-    rows = []
-    for noise, model in groups(summary, "noise", "model"):
-        if noise not in ANALYTIC_KINDS:
-            notes.append(f"no analytic overlay for {noise} noise (model covers "
-                         f"{', '.join(ANALYTIC_KINDS)}).")
-            continue
-        part = summary[(summary["noise"] == noise) & (summary["model"] == model)]
-        x, mean, _ = _mean_std(part, "test_accuracy")
-        ok = np.isfinite(mean)
-        if ok.sum() < 2:
-            notes.append(f"no K fit for {noise} · {model}: fewer than 2 measured levels.")
-            continue
-        levels = np.linspace(float(x[ok].min()), float(x[ok].max()), grid)
-        try:
-            fit = analytic.fit_k(x[ok], mean[ok], kind=noise, num_classes=num_classes)
-            best = int(fit.k)
-            rmse = getattr(fit, "rmse", None)
-            notes.append(f"best-fit K for {noise} · {model} = {best}"
-                         + (f" (RMSE {float(rmse):.3f})" if rmse is not None else "") + ".")
-            ks = [(best, True)] + [(int(k), False) for k in k_values if int(k) != best]
-            for k, is_best in ks:
-                acc = np.asarray(analytic.expected_accuracy(noise, levels, k, num_classes), float)
-                rows.extend(
-                    (noise, model, k, is_best, lv, a) for lv, a in zip(levels, acc, strict=True)
-                )
-        except Exception as exc:  # the overlay is optional; never lose the measured figure
-            notes.append(f"analytic overlay for {noise} · {model} failed: {exc}")
-    return pd.DataFrame(rows, columns=columns), notes
+    from noisylab.plots.overlay import overlay_curves
+
+    return overlay_curves(summary, num_classes=num_classes, k_values=k_values, grid=grid,
+                          **overlay)
 
 
 def accuracy_vs_noise(summary: pd.DataFrame, *, analytic: pd.DataFrame | None = None,
@@ -185,9 +134,11 @@ def accuracy_vs_noise(summary: pd.DataFrame, *, analytic: pd.DataFrame | None = 
                                         & (analytic["model"] == model), "k"].unique())
             ls = "--" if best else dotted[extra.index(k) % len(dotted)]
             name = _label(noise, model, summary["model"].nunique() > 1)
+            form = curve["form"].iloc[0] if "form" in curve.columns else ""
             ax_acc.plot(curve["level"], curve["accuracy"], linestyle=ls, color=style.color(i),
                         linewidth=1.3 if best else 1.0,
-                        label=f"K-NN model, {name}, K={k}" + (" (best fit)" if best else ""),
+                        label=f"K-NN model{f' ({form})' if form else ''}, {name}, K={k}"
+                        + (" (best fit)" if best else ""),
                         gid=f"analytic:{noise}:{model}:{k}")
     ax_acc.set_title("test accuracy")
     ax_f1.set_title("weighted F1 against true test labels")

@@ -280,6 +280,55 @@ def num_classes(results: Results, dataset: str) -> int | None:
     return None
 
 
+def clean_runs(results: Results, dataset: str):
+    """Level-0 predictions per (noise, model) of ``dataset``, for the K-NN model's general form.
+
+    A group takes the level-0 runs of its own noise kind when there are any, else those of the
+    same model under any other kind (level 0 is clean whatever the kind). Runs without a
+    ``predictions.npz`` holding ``probs`` and ``y_true`` are left out.
+
+    Returns
+    -------
+    dict
+        ``{(noise, model): overlay.CleanRuns}`` for the groups that have some.
+    """
+    from noisylab.plots.overlay import CleanRuns
+
+    runs = results.runs[results.runs["dataset"] == dataset]
+    zero = runs[runs["level"].astype(float).abs() < 1e-12].sort_values(["noise", "repeat"],
+                                                                      kind="stable")
+    found: dict[tuple[str, str], list] = {}
+    for _, run in zero.iterrows():
+        arrays = read_npz(results, run["run_id"], "predictions")
+        if arrays is None or "probs" not in arrays or "y_true" not in arrays:
+            continue
+        found.setdefault((run["noise"], run["model"]), []).append(
+            (str(run["run_id"]), arrays["probs"], arrays["y_true"]))
+    out = {}
+    for noise, model in groups(runs, "noise", "model"):
+        chosen = found.get((noise, model)) or next(
+            (v for (n, m), v in found.items() if m == model), None)
+        if chosen:
+            out[(noise, model)] = CleanRuns(*(tuple(col) for col in zip(*chosen, strict=True)))
+    return out
+
+
+def realized_matrices(results: Results, dataset: str) -> dict:
+    """Mean realized noise matrix (``noise.npz``) per (noise, model) and level of ``dataset``.
+
+    Returns ``{(noise, model): {level: ndarray (L, L)}}``; levels without any file are absent.
+    """
+    runs = results.runs[results.runs["dataset"] == dataset]
+    out: dict = {}
+    for (noise, model, level), part in runs.groupby(["noise", "model", "level"], sort=False):
+        found = [a["transition"] for a in (read_npz(results, rid, "noise")
+                                           for rid in part["run_id"])
+                 if a is not None and "transition" in a]
+        if found:
+            out.setdefault((noise, model), {})[float(level)] = np.mean(found, axis=0)
+    return out
+
+
 def groups(frame: pd.DataFrame, *columns: str) -> list[tuple]:
     """Unique combinations of ``columns`` in ``frame``, in order of first appearance."""
     if frame.empty:

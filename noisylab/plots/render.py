@@ -20,12 +20,14 @@ from noisylab.atomic import write_bytes, write_text
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import (
     Results,
+    clean_runs,
     groups,
     load_results,
     num_classes,
     pick_levels,
     read_history,
     read_npz,
+    realized_matrices,
     representative_run,
 )
 from noisylab.plots.report import ReportFigure, build_report
@@ -81,7 +83,7 @@ class _Writer:
 
 
 def render_results(results_dir: str | Path, *, out: str | Path | None = None, fmt: str = "png",
-                   analytic: bool = True, k_values: Iterable[int] = ()) -> Rendered:
+                   analytic: bool | str = True, k_values: Iterable[int] = ()) -> Rendered:
     """Render every figure for the results folder ``results_dir``.
 
     Parameters
@@ -92,8 +94,10 @@ def render_results(results_dir: str | Path, *, out: str | Path | None = None, fm
         Where to write; default ``results_dir/plots``.
     fmt : {"png", "pdf", "svg"}
         File format of the figures; ``report.html`` always embeds PNGs.
-    analytic : bool
-        Overlay the K-NN model's curve for the best-fit K on ``accuracy_vs_noise``.
+    analytic : bool or {"auto", "learnable"}
+        Overlay the K-NN model's curve for the best-fit K on ``accuracy_vs_noise``: True or
+        "auto" draws the general form from the folder's level-0 predictions where it has them
+        (`noisylab.plots.overlay`), "learnable" the perfectly learnable form, False nothing.
     k_values : iterable of int
         Extra K values to overlay.
 
@@ -108,6 +112,10 @@ def render_results(results_dir: str | Path, *, out: str | Path | None = None, fm
         When ``results_dir`` is not a results folder or ``fmt`` is unknown.
     """
     check_choice(fmt, "format", style.FORMATS)
+    if analytic is True:
+        analytic = "auto"
+    elif analytic is not False:
+        check_choice(analytic, "analytic", ("auto", "learnable"))
     k_values = [check_scalar(k, "K", kind=int, low=1) for k in k_values]
     results = load_results(results_dir)
     out = Path(out) if out is not None else results.path / "plots"
@@ -127,7 +135,7 @@ def render_results(results_dir: str | Path, *, out: str | Path | None = None, fm
 
 
 def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.DataFrame,
-                     analytic: bool, k_values: list[int]) -> None:
+                     analytic: bool | str, k_values: list[int]) -> None:
     notes = list(results.notes)
     overlay = None
     if analytic:
@@ -138,8 +146,13 @@ def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.D
                 "(no predictions.npz or noise.npz)."
             )
         else:
-            overlay, extra = curves.analytic_curves(part, num_classes=num, k_values=k_values)
+            overlay, extra = curves.analytic_curves(
+                part, num_classes=num, k_values=k_values, form=analytic,
+                clean=clean_runs(results, dataset) if analytic == "auto" else None,
+                matrices=realized_matrices(results, dataset),
+                noise_options=results.config.get("noise_options"))
             writer.rendered.notes.extend(f"{dataset}: {n}" for n in extra)
+            notes += extra                 # the figure says which form it drew, from which runs
     writer.save(writer.stem("accuracy_vs_noise", dataset=dataset),
                 f"{dataset}: test accuracy and weighted F1 against noise level",
                 curves.accuracy_vs_noise(part, analytic=overlay, dataset=dataset, notes=notes))

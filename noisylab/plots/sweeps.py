@@ -157,7 +157,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
-def render_sweeps(root: str | Path, *, fmt: str = "png", analytic: bool = True,
+def render_sweeps(root: str | Path, *, fmt: str = "png", analytic: str | bool = "auto",
                   k_values: Iterable[int] = (), force: bool = False) -> SweepsRendered:
     """Plot every sweep below ``root`` and write ``root/index.html``.
 
@@ -167,8 +167,8 @@ def render_sweeps(root: str | Path, *, fmt: str = "png", analytic: bool = True,
         A folder holding results folders, one level down or deeper (e.g. ``results/``).
     fmt : {"png", "pdf", "svg"}
         File format of each sweep's figures (the pages embed PNGs).
-    analytic : bool
-        Overlay the K-NN model on each sweep's ``accuracy_vs_noise``.
+    analytic : {"auto", "learnable"} or False
+        The K-NN model overlay on each sweep's ``accuracy_vs_noise`` (see `render_results`).
     k_values : iterable of int
         Extra K values for that overlay.
     force : bool
