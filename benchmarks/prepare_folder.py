@@ -1,4 +1,4 @@
-"""Benchmark: `noisylab data prepare folder` on the shared CIFAR-10 JPEG tar (target < 60 s, 2 cores).
+"""Benchmark: `noisylab data prepare folder` on the shared CIFAR-10 JPEG tar (target < 60 s).
 
 1. The command line end to end in a subprocess (imports, reading the tar in place, decoding the
    60,000 JPEGs, ``--order-labels`` from CIFAR-10N, the gzip HDF5 write), pinned to at most 2

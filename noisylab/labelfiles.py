@@ -5,14 +5,14 @@ A file is named ``FILE`` or ``FILE:KEY``; the key picks an array out of a file h
 CIFAR-N's ``CIFAR-10_human.pt:worse_label``).
 
 ``.pt`` files are pickles, and a pickle can run any code while it loads. They are read without
-PyTorch by `load_pickle`: a `pickle.Unpickler` whose ``find_class`` admits only the few numpy
-functions that rebuild an array (``_reconstruct`` only for ``numpy.ndarray`` itself, ``_codecs.encode``
-only to latin-1),
-and that refuses persistent ids (PyTorch's tensor storages). So a crafted file is refused with
-a `NoisylabError` before anything in it runs. PyTorch's zip format (a ``.pt`` since PyTorch 1.6)
-is opened with `zipfile` in memory (nothing is extracted); its one ``*/data.pkl`` member is
-unpickled; member names that are absolute or hold ``..`` are refused. A pickled ``.npy`` (object
-array, e.g. CIFAR-N's ``*_ordered.npy``) goes through the same unpickler.
+PyTorch by `load_pickle`: a `pickle.Unpickler` whose ``find_class`` admits only the few globals
+numpy's own pickles of plain arrays name (``_reconstruct`` only for ``numpy.ndarray`` itself,
+``_codecs.encode`` only to latin-1; the table `_ALLOWED`), and that refuses persistent ids
+(PyTorch's tensor storages). So a crafted file is refused with a `NoisylabError` before anything
+in it runs. PyTorch's zip format (a ``.pt`` since PyTorch 1.6) is opened with `zipfile` in memory
+(nothing is extracted); its one ``*/data.pkl`` member is unpickled; member names that are absolute
+or hold ``..`` are refused. The legacy format (several pickles in a row) and a pickled ``.npy``
+(an object array, e.g. CIFAR-N's ``*_ordered.npy``) go through the same unpickler.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 from noisylab.errors import NoisylabError
 
+#: The first pickle of a legacy (pre-zip) ``torch.save`` file.
 _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 #: Largest ``data.pkl`` read from a ``.pt`` zip (guards against a zip bomb).
 MAX_PICKLE_BYTES = 1 << 30
@@ -126,7 +127,7 @@ def _pt_pickle(path: Path) -> bytes:
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic != b"PK\x03\x04":
-        return path.read_bytes()      # a plain pickle (legacy torch.save output is refused below)
+        return path.read_bytes()      # a plain pickle, or legacy torch.save (pickles in a row)
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -146,7 +147,6 @@ def _pt_pickle(path: Path) -> bytes:
             return archive.read(pickles[0])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise NoisylabError(f"{path}: not a readable PyTorch zip file ({exc})") from None
-
 
 
 def load_pt(path) -> object:
@@ -230,7 +230,8 @@ def read_label_table(path) -> dict[str, object]:
     suffix = path.suffix.lower()
     if suffix not in LABEL_SUFFIXES:
         raise NoisylabError(
-            f"label file {path} must be one of {', '.join(LABEL_SUFFIXES)}, got {suffix or 'no suffix'}")
+            f"label file {path} must be one of {', '.join(LABEL_SUFFIXES)}, "
+            f"got {suffix or 'no suffix'}")
     if suffix == ".npy":
         return _npy_table(path)
     if suffix == ".npz":

@@ -374,11 +374,15 @@ def test_source_and_name_problems(tmp_path):
 
 
 def test_folder_options_belong_to_folder_only(tmp_path):
+    assert_refused(tmp_path, ["--resize", "4,4"], r"needs --source")
     result = CliRunner().invoke(cli, ["data", "prepare", "mnist", "--resize", "4,4"])
-    assert result.exit_code == 2 and "--resize is an option of `noisylab data prepare folder`" \
-        in result.output
-    result = CliRunner().invoke(cli, ["data", "prepare", "folder", "--name", "x"])
-    assert result.exit_code == 2 and "needs --source" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("Error: --resize is an option of `noisylab data prepare "
+                                     "folder` only, not of mnist")
+    root = build_tree(tmp_path / "t", {"train": [1, 1], "test": [1, 1]})
+    assert_refused(tmp_path, ["--source", root], r"needs --name NAME")
+    assert_refused(tmp_path, ["--source", root, "--name", "t", "--resize", "4x"],
+                   r"--resize must be H,W \(two integers >= 1\), got '4x'")
 
 
 def test_decoding_errors_report_the_first_bad_file_in_order_with_threads(tmp_path):

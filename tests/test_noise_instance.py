@@ -134,3 +134,23 @@ def test_instance_options_are_checked():
     with pytest.raises(NoisylabError, match="features must be finite"):
         inject(y, kind="instance", level=0.2, rng=np.random.default_rng(0),
                features=np.full((20, 3), np.nan))
+
+
+def test_inject_cli_instance_on_digits(tmp_path):
+    from click.testing import CliRunner
+
+    from noisylab.cli import main
+    from noisylab.noise import load_noisy
+
+    args = ["inject", "--dataset", "digits", "--noise", "instance", "--level", "0.4",
+            "--flip-sd", "0.05", "--seed", "3", "--out", str(tmp_path / "i.npz")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    noisy, clean = load_noisy(tmp_path / "i.npz")
+    assert noisy.spec["flip_sd"] == 0.05 and noisy.spec["seed"] == 3
+    sigma = np.sqrt(0.4 * 0.6 / clean.size)
+    assert abs(noisy.corrupted.mean() - 0.4) < 4.5 * sigma
+    assert f"realized rate: {noisy.corrupted.mean():.4f}" in result.output
+    again = CliRunner().invoke(main, args[:-1] + [str(tmp_path / "j.npz")])
+    assert again.exit_code == 0
+    assert np.array_equal(load_noisy(tmp_path / "j.npz")[0].labels, noisy.labels)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from noisylab.cli._common import user_errors
+from noisylab.errors import NoisylabError
 
 
 @click.group()
@@ -27,8 +28,7 @@ def _parse_resize(text: str | None):
     except ValueError:
         size = ()
     if len(size) != 2 or min(size) < 1:
-        raise click.BadParameter(f"must be H,W (two integers >= 1), got {text!r}",
-                                 param_hint="--resize")
+        raise NoisylabError(f"--resize must be H,W (two integers >= 1), got {text!r}")
     return size
 
 
@@ -78,16 +78,16 @@ def prepare(name: str, source: str | None, out: Path | None, dataset_name: str |
     if name != "folder":
         given = [option for option, value in folder_only.items() if value is not None]
         if given:
-            raise click.UsageError(f"{given[0]} is an option of `noisylab data prepare folder` "
-                                   f"only, not of {name}")
+            raise NoisylabError(f"{given[0]} is an option of `noisylab data prepare folder` "
+                                f"only, not of {name}")
         from noisylab.data.prepare import prepare_dataset
 
         prepare_dataset(name, source=source, out=out, log=click.echo)
         return
     if source is None:
-        raise click.UsageError("`noisylab data prepare folder` needs --source DIR|ARCHIVE")
+        raise NoisylabError("`noisylab data prepare folder` needs --source DIR|ARCHIVE")
     if dataset_name is None:
-        raise click.UsageError("`noisylab data prepare folder` needs --name NAME")
+        raise NoisylabError("`noisylab data prepare folder` needs --name NAME")
     from noisylab.data.folder import prepare_folder
 
     prepare_folder(

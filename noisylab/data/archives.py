@@ -1,4 +1,4 @@
-"""Read a folder tree or an archive of one in place: a folder, ``.tar``, ``.tar.gz``/``.tgz``, ``.zip``.
+"""Read a folder tree, or a ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip`` archive of one, in place.
 
 `open_tree` lists every regular file (as a tuple of path parts relative to the root) and every
 folder, and reads a file's bytes on request; nothing is ever extracted to disk. Archives come from
@@ -170,7 +170,8 @@ class ZipTree(Tree):
         try:
             return self._zip.read(self.files[parts])
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise NoisylabError(f"{self.name(parts)}: cannot read it from the zip ({exc})") from None
+            raise NoisylabError(
+                f"{self.name(parts)}: cannot read it from the zip ({exc})") from None
 
     def close(self):
         self._zip.close()

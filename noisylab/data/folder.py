@@ -48,6 +48,7 @@ _DIGITS = re.compile(r"(\d+)")
 #: Mode -> (the mode stored, channels).
 _MODES = {"L": ("L", 1), "1": ("L", 1), "RGB": ("RGB", 3), "P": ("RGB", 3),
           "CMYK": ("RGB", 3), "YCbCr": ("RGB", 3)}
+_MODE_WORDS = {"L": "grey (L)", "RGB": "colour (RGB)"}
 
 
 def natural_key(name: str):
@@ -233,9 +234,8 @@ def decode_images(tree, paths: Sequence, *, resize=None, workers: int | None = N
                 array, mode = decode_image(tree.read(paths[i]), where, resize=resize)
                 if mode != ref_mode:
                     raise NoisylabError(
-                        f"{where} is {'grey (L)' if mode == 'L' else 'colour (RGB)'} but "
-                        f"{tree.name(ref_path)} is {'grey (L)' if ref_mode == 'L' else 'colour (RGB)'};"
-                        " every image must have the same mode")
+                        f"{where} is {_MODE_WORDS[mode]} but {tree.name(ref_path)} is "
+                        f"{_MODE_WORDS[ref_mode]}; every image must have the same mode")
                 if array.shape != ref_shape:
                     raise NoisylabError(
                         f"{where} is {array.shape[0]}x{array.shape[1]} (HxW) but "

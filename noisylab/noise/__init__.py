@@ -2,9 +2,10 @@
 
 ``inject(labels, *, kind, level, rng, num_classes=None, **options) -> NoisyLabels`` is the entry
 point; `NOISE_KINDS` lists the kinds. Modules: `core` (the result type, shared checks and exact
-selection), `kinds` (the registry: one function and its options per kind), `matrix`, `presets`,
-`concentrated`, `instance`, `human`, `files` (label/matrix/archive files) and `dataset` (a whole dataset's training
-labels, for ``noisylab inject``). A new kind is one module plus its entry in `kinds`.
+selection), `kinds` (the registry `KINDS`: each kind's function and options, how a sweep varies
+it, whether it reads images), `matrix`, `presets`, `concentrated`, `instance`, `human`, `files`
+(label/matrix/archive files) and `dataset` (a whole dataset's training labels, for
+``noisylab inject``). A new kind is one module plus its entry in `kinds`.
 Importing this package never imports TensorFlow or Keras (scikit-learn is imported only when
 concentrated noise needs k-means or PCA).
 """

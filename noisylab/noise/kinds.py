@@ -54,6 +54,7 @@ from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace, sample_
 from noisylab.noise.presets import preset_mapping
 from noisylab.validate import check_bool, check_scalar
 
+
 def _check_stratify(stratify) -> bool:
     return check_bool(stratify, "stratify")
 
