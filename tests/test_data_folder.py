@@ -334,6 +334,22 @@ def test_zip_paths_that_escape_are_refused(tmp_path):
                    r"evil\.zip: member '\.\./\.\./escape\.png' escapes")
 
 
+def test_decompression_bombs_and_oversized_members_are_refused(tmp_path, monkeypatch):
+    import PIL.Image
+
+    import noisylab.data.archives as archives
+
+    root = build_tree(tmp_path / "t", {"train": [1, 1], "test": [1, 1]})
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 10)     # 6x4 = 24 > 2 x 10 pixels
+    assert_refused(tmp_path, ["--source", root, "--name", "t"],
+                   r"t/train/cat/0\.png: refusing a decompression bomb")
+    monkeypatch.undo()
+    archive = pack(root, tmp_path / "big.zip")
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 50)
+    assert_refused(tmp_path, ["--source", archive, "--name", "t"],
+                   r"big\.zip: member 'test/cat/0\.png' is \d+ bytes, more than the 50")
+
+
 def test_corrupt_archives(tmp_path):
     (tmp_path / "bad.zip").write_bytes(b"PK\3\4 not really")
     assert_refused(tmp_path, ["--source", tmp_path / "bad.zip", "--name", "t"],

@@ -53,8 +53,8 @@ def _parse_resize(text: str | None):
               help="folder: resize every image to H x W (bilinear) [default: all must match].")
 @click.option("--order-labels", default=None, metavar="FILE[:KEY]",
               help="folder: put the training images in the order of this label sequence "
-              "(.npy, .npz, .csv or a CIFAR-N .pt with KEY); the k-th file of class c goes to "
-              "the k-th position of c.")
+              "(.npy, .npz, .csv or a CIFAR-N .pt with KEY): the k-th file of class c goes to "
+              "the position of the k-th occurrence of c.")
 @click.option("--test-size", type=float, default=None,
               help="folder, single tree: test fraction of the stratified split [default: 0.2].")
 @click.option("--seed", type=int, default=None,

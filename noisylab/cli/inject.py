@@ -27,7 +27,8 @@ from noisylab.cli._common import RegistryChoice, noise_kinds, user_errors
 @click.option("--clusters", type=int, default=None,
               help="concentrated: k-means clusters per class (default round(1/level), >= 2).")
 @click.option("--features", default=None,
-              help="concentrated: 'pca' (default) or a .npy file of (n, d) features.")
+              help="concentrated: 'pca' (default) or a .npy file of (n, d) features; "
+              "instance: such a file instead of the images.")
 @click.option("--file", "label_file", default=None, help="file: .npy/.csv of noisy labels.")
 @click.option("--human-labels", default=None, metavar="PATH[:KEY]|cifar10n:SET",
               help="human: a label set, PATH:KEY (e.g. CIFAR-10_human.pt:worse_label) or "

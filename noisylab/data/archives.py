@@ -21,6 +21,8 @@ from pathlib import Path
 from noisylab.errors import NoisylabError
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".zip")
+#: Largest archive member read (no image file is this big; guards against zip bombs).
+MAX_MEMBER_BYTES = 1 << 28
 
 Parts = tuple[str, ...]
 
@@ -35,6 +37,12 @@ def _member_parts(name: str, archive: Path) -> Parts:
         raise NoisylabError(f"{archive}: member {name!r} escapes the archive's folder (..); "
                             "refusing the archive")
     return parts
+
+
+def _check_size(size: int, name: str, archive: Path) -> None:
+    if size > MAX_MEMBER_BYTES:
+        raise NoisylabError(f"{archive}: member {name!r} is {size} bytes, more than the "
+                            f"{MAX_MEMBER_BYTES} an image may have; refusing the archive")
 
 
 class Tree:
@@ -123,6 +131,7 @@ class TarTree(Tree):
                             "regular file; refusing the archive")
                     if not parts:
                         continue
+                    _check_size(member.size, member.name, root)
                     self._add_file(parts, (member.offset_data, member.size))
                     if self._data is not None:
                         self._data[parts] = tar.extractfile(member).read()
@@ -164,6 +173,7 @@ class ZipTree(Tree):
                 raise NoisylabError(f"{root}: member {info.filename!r} is a link or a device, "
                                     "not a regular file; refusing the archive")
             if parts:
+                _check_size(info.file_size, info.filename, root)
                 self._add_file(parts, info)
 
     def read(self, parts):

@@ -187,6 +187,8 @@ def decode_image(data: bytes, where: str, *, resize: tuple[int, int] | None = No
             array = np.asarray(image, dtype=np.uint8)
     except UnidentifiedImageError:
         raise NoisylabError(f"{where} is not an image file (Pillow cannot identify it)") from None
+    except Image.DecompressionBombError as exc:
+        raise NoisylabError(f"{where}: refusing a decompression bomb ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NoisylabError(f"{where}: cannot decode the image, truncated or corrupt ({exc})"
                             ) from None
