@@ -235,7 +235,7 @@ def test_result_arrays_are_read_only():
 
 def test_noise_kinds_lists_every_kind_inject_accepts():
     assert set(NOISE_KINDS) == {"random", "symmetric", "flip", "asymmetric", "confusion",
-                                "concentrated", "file"}
+                                "concentrated", "file", "instance", "human"}
 
 
 def test_absent_class_gets_an_identity_row_and_rounding_is_python_round():

@@ -145,9 +145,9 @@ def test_unknown_kind_option_and_file_problems(tmp_path):
     with pytest.raises(NoisylabError, match=r"labels must be < num_classes=4, got 7"):
         _inject(kind="file", noisy_labels=np.full(10, 7))
     (tmp_path / "bad.csv").write_text("0\n1.5\n")
-    with pytest.raises(NoisylabError, match=r"non-integer label 1.5 at row 1"):
+    with pytest.raises(NoisylabError, match=r"non-integer label 1.5 at index 1"):
         _inject(kind="file", file=tmp_path / "bad.csv")
-    with pytest.raises(NoisylabError, match=r"label file must be .npy or .csv"):
+    with pytest.raises(NoisylabError, match=r"label file .*x.json must be one of .npy, .npz, .csv"):
         (tmp_path / "x.json").write_text("[]")
         _inject(kind="file", file=tmp_path / "x.json")
     with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator"):

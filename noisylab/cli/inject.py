@@ -27,26 +27,40 @@ from noisylab.cli._common import RegistryChoice, noise_kinds, user_errors
 @click.option("--clusters", type=int, default=None,
               help="concentrated: k-means clusters per class (default round(1/level), >= 2).")
 @click.option("--features", default=None,
-              help="concentrated: 'pca' (default) or a .npy file of (n, d) features.")
+              help="concentrated: 'pca' (default) or a .npy file of (n, d) features; "
+              "instance: such a file instead of the images.")
 @click.option("--file", "label_file", default=None, help="file: .npy/.csv of noisy labels.")
+@click.option("--human-labels", default=None, metavar="PATH[:KEY]|cifar10n:SET",
+              help="human: a label set, PATH:KEY (e.g. CIFAR-10_human.pt:worse_label) or "
+              "cifar10n:aggre|worse|random1|random2|random3 (file looked for in data/ and next "
+              "to the dataset).")
+@click.option("--human-key", default=None, help="human: the key of the label set in PATH.")
+@click.option("--flip-sd", type=float, default=None,
+              help="instance: standard deviation of the per-sample flip rates [default: 0.1].")
 @click.option("--stratify", is_flag=True, default=False,
               help="random/symmetric/flip: corrupt round(level * n_c) in each class.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Output .npz (labels, corrupted, transition, clean_labels, spec).")
 @user_errors
 def inject(dataset_name, kind, level, seed, mapping, preset, matrix, trace, matrix_seed,
-           clusters, features, label_file, stratify, out):
+           clusters, features, label_file, human_labels, human_key, flip_sd, stratify, out):
     """Inject label noise into the training labels of a dataset and save the result."""
-    from noisylab.data import load_dataset
+    from noisylab.data import DEFAULT_DATA_DIR, load_dataset, resolve_dataset_path
     from noisylab.noise import read_features, save_noisy
     from noisylab.noise.dataset import describe_noisy, inject_training_labels
 
     dataset = load_dataset(dataset_name)
     given = {"mapping": mapping, "preset": preset, "matrix": matrix, "trace": trace,
-             "matrix_seed": matrix_seed, "clusters": clusters, "file": label_file}
+             "matrix_seed": matrix_seed, "clusters": clusters, "file": label_file,
+             "label_set": human_labels, "key": human_key, "flip_sd": flip_sd}
     options = {key: value for key, value in given.items() if value is not None}
     if stratify:
         options["stratify"] = True
+    if kind == "human":
+        search = [DEFAULT_DATA_DIR]
+        if dataset_name != "digits":
+            search.append(resolve_dataset_path(dataset_name).parent)
+        options["search"] = search
     if features is not None and features != "pca":
         features = read_features(features)
     noisy = inject_training_labels(dataset, kind=kind, level=level, seed=seed, features=features,

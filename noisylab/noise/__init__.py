@@ -2,9 +2,10 @@
 
 ``inject(labels, *, kind, level, rng, num_classes=None, **options) -> NoisyLabels`` is the entry
 point; `NOISE_KINDS` lists the kinds. Modules: `core` (the result type, shared checks and exact
-selection), `kinds` (the registry: one function and its options per kind), `matrix`, `presets`,
-`concentrated`, `files` (label/matrix/archive files) and `dataset` (a whole dataset's training
-labels, for ``noisylab inject``). A new kind is one module plus its entry in `kinds`.
+selection), `kinds` (the registry `KINDS`: each kind's function and options, how a sweep varies
+it, whether it reads images), `matrix`, `presets`, `concentrated`, `instance`, `human`, `files`
+(label/matrix/archive files) and `dataset` (a whole dataset's training labels, for
+``noisylab inject``). A new kind is one module plus its entry in `kinds`.
 Importing this package never imports TensorFlow or Keras (scikit-learn is imported only when
 concentrated noise needs k-means or PCA).
 """
@@ -17,13 +18,15 @@ from noisylab.noise.files import (
     read_matrix,
     save_noisy,
 )
-from noisylab.noise.kinds import KIND_OPTIONS, NOISE_KINDS, inject
+from noisylab.noise.kinds import KIND_OPTIONS, KINDS, NOISE_KINDS, Kind, inject
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace
 from noisylab.noise.presets import CIFAR100_COARSE, PRESETS
 
 __all__ = [
     "CIFAR100_COARSE",
+    "KINDS",
     "KIND_OPTIONS",
+    "Kind",
     "NOISE_KINDS",
     "PRESETS",
     "NoisyLabels",

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from noisylab.noise.core import NoisyLabels
-from noisylab.noise.kinds import inject
+from noisylab.noise.kinds import KINDS, inject
 
 
 def inject_training_labels(dataset, *, kind: str, level: float | None, seed: int,
@@ -28,7 +28,8 @@ def inject_training_labels(dataset, *, kind: str, level: float | None, seed: int
     seed : int
         Seed of the noise generator (``numpy.random.default_rng(seed)``); recorded in ``spec``.
     features : ndarray of shape (n, d) or 'pca', optional
-        Features for ``concentrated``; without them it clusters a PCA of the training images.
+        Features for ``concentrated`` and ``instance``; without them they use the training
+        images (``concentrated``: a PCA of them).
     **options
         The kind's options, as `noisylab.noise.inject` takes them.
 
@@ -39,10 +40,10 @@ def inject_training_labels(dataset, *, kind: str, level: float | None, seed: int
     """
     if features is not None and not (isinstance(features, str) and features == "pca"):
         options["features"] = features
-    elif kind == "concentrated":
+    elif kind in KINDS and KINDS[kind].images:
         options["images"] = dataset.x_train
     elif features is not None:
-        options["features"] = features   # refused below: only concentrated takes features
+        options["features"] = features   # refused below: the kind takes no features
     noisy = inject(dataset.y_train, kind=kind, level=level, rng=np.random.default_rng(seed),
                    num_classes=dataset.num_classes, **options)
     return dataclasses.replace(noisy, spec={**noisy.spec, "dataset": dataset.name, "seed": seed})
@@ -64,9 +65,11 @@ def describe_noisy(noisy: NoisyLabels) -> str:
     """What ``noisylab inject`` prints: kind, dataset, realized rate and matrix."""
     spec = noisy.spec
     n, changed = noisy.labels.size, int(noisy.corrupted.sum())
+    source = (f"label set {spec['file']}:{spec['key']}" if spec["kind"] == "human"
+              else f"level {spec['level']}, seed {spec.get('seed', '?')}")
     return "\n".join([
         f"{spec['kind']} noise on {spec.get('dataset', '?')}: {n} training labels, "
-        f"{spec['num_classes']} classes, level {spec['level']}, seed {spec.get('seed', '?')}",
+        f"{spec['num_classes']} classes, {source}",
         f"realized rate: {noisy.realized_rate:.4f} ({changed} of {n} labels changed)",
         "realized transition (row = true class, column = noisy class):",
         format_transition(noisy.transition),

@@ -2,8 +2,8 @@
 
 Formats
 -------
-- label file: ``.npy`` holding a 1-D integer array, or ``.csv``/``.txt`` with one integer per line
-  (a single non-numeric header line is skipped);
+- label file: ``.npy`` holding a 1-D integer array, ``.csv``/``.txt`` with one integer per line
+  (a single non-numeric header line is skipped), or any other `noisylab.labelfiles` format;
 - matrix: ``.npy`` holding an (L, L) array, ``.csv`` with L comma-separated rows, or an inline
   string with rows separated by ``;`` and entries by ``,``: ``"0.9,0.1;0.2,0.8"``;
 - noisy-label archive (``.npz``): ``labels`` (n,) int64, ``corrupted`` (n,) bool, ``transition``
@@ -20,6 +20,7 @@ import numpy as np
 
 from noisylab.atomic import atomic_open
 from noisylab.errors import NoisylabError
+from noisylab.labelfiles import read_labels
 from noisylab.noise.core import NoisyLabels
 
 ARCHIVE_KEYS = ("labels", "corrupted", "transition", "clean_labels", "spec")
@@ -45,7 +46,9 @@ def _load_table(path: Path, what: str) -> np.ndarray:
 
 
 def read_label_file(path) -> np.ndarray:
-    """Read noisy labels, e.g. real human annotations.
+    """Read noisy labels, e.g. real human annotations: ``FILE`` or ``FILE:KEY``.
+
+    Any format `noisylab.labelfiles.read_labels` reads (``.npy``, ``.npz``, ``.csv``, ``.pt``).
 
     Returns
     -------
@@ -56,23 +59,7 @@ def read_label_file(path) -> np.ndarray:
     NoisylabError
         For a missing file, an unknown suffix, more than one column, or non-integer values.
     """
-    path = Path(path)
-    table = _load_table(path, "label")
-    if table.ndim == 2 and table.shape[1] == 1:
-        table = table[:, 0]
-    if table.ndim != 1:
-        raise NoisylabError(
-            f"label file {path} must hold one label per row, got shape {table.shape}"
-        )
-    if table.dtype.kind == "f":
-        if not np.all(np.isfinite(table)) or not np.all(table == np.round(table)):
-            bad = int(np.argmax(~np.isfinite(table) | (table != np.round(table))))
-            raise NoisylabError(
-                f"label file {path} has a non-integer label {table[bad]} at row {bad}"
-            )
-    elif table.dtype.kind not in "iu":
-        raise NoisylabError(f"label file {path} must hold integers, got dtype {table.dtype}")
-    return table.astype(np.int64)
+    return read_labels(path)[0]
 
 
 def read_features(path) -> np.ndarray:

@@ -13,6 +13,16 @@ Kinds (level γ, N samples, L classes):
   matrix (given, or generated from a trace).
 - ``concentrated``: per class, whole k-means clusters relabeled (see `noisylab.noise.concentrated`).
 - ``file``: labels read from a file; the level is ignored.
+- ``instance``: Xia et al.'s instance-dependent noise, a per-sample flip rate around γ and a
+  destination chosen by a random projection of the image (see `noisylab.noise.instance`); the
+  changed count is Binomial(N, μ(γ)).
+- ``human``: a real human label set of a file such as CIFAR-10N, after checking the file's clean
+  labels against the dataset's (see `noisylab.noise.human`); the level is ignored.
+
+The registry `KINDS` holds one `Kind` per name: its function, its options, how a sweep varies it
+(over the config's ``levels``, over named label sets, or not at all) and whether it needs the
+images. A new kind is one module and one entry here; `NOISE_KINDS` and `KIND_OPTIONS` derive
+from it.
 
 ``stratify=True`` (random, symmetric, flip) picks round(γ·n_c) within each class instead.
 """
@@ -20,6 +30,8 @@ Kinds (level γ, N samples, L classes):
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,21 +48,11 @@ from noisylab.noise.core import (
     parse_mapping,
 )
 from noisylab.noise.files import read_label_file, read_matrix
+from noisylab.noise.human import human
+from noisylab.noise.instance import instance
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace, sample_rows
 from noisylab.noise.presets import preset_mapping
 from noisylab.validate import check_bool, check_scalar
-
-NOISE_KINDS = ("random", "symmetric", "flip", "asymmetric", "confusion", "concentrated", "file")
-
-KIND_OPTIONS = {
-    "random": ("stratify",),
-    "symmetric": ("stratify",),
-    "flip": ("mapping", "stratify"),
-    "asymmetric": ("preset", "mapping"),
-    "confusion": ("matrix", "trace", "matrix_seed", "frac_zero_noise_rates", "learnable"),
-    "concentrated": ("features", "images", "clusters", "mapping", "pca_components"),
-    "file": ("file", "noisy_labels"),
-}
 
 
 def _check_stratify(stratify) -> bool:
@@ -176,10 +178,57 @@ def _file(y, level, L, rng, *, file=None, noisy_labels=None):
     return given, {"file": str(file) if file is not None else "array"}
 
 
-_KINDS = {
-    "random": _random, "symmetric": _symmetric, "flip": _flip, "asymmetric": _asymmetric,
-    "confusion": _confusion, "concentrated": _concentrated, "file": _file,
+def _instance(y, level, L, rng, *, images=None, features=None, flip_sd=0.1):
+    return instance(y, level, L, rng=rng, images=images, features=features, flip_sd=flip_sd)
+
+
+def _human(y, level, L, rng, *, label_set=None, key=None, index=None, search=("data",)):
+    return human(y, level, L, rng=rng, label_set=label_set, key=key, index=index, search=search)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of label noise in the registry.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(labels, level, L, rng, **options) -> (noisy labels, resolved options)``.
+    options : tuple of str
+        The options it takes.
+    grid : {'levels', 'label_sets', None}
+        How a sweep varies it: over the config's ``levels``; over the label sets named in its
+        ``label_sets`` option, each a grid point whose level is its realized rate; or not at
+        all (``file``: its labels cannot be noised on a subset or the test split).
+    images : bool
+        Whether it reads the training images (a sweep passes them as ``images``).
+    """
+
+    run: Callable
+    options: tuple[str, ...]
+    grid: str | None = "levels"
+    images: bool = False
+
+    @property
+    def has_level(self) -> bool:
+        return self.grid == "levels"
+
+
+KINDS: dict[str, Kind] = {
+    "random": Kind(_random, ("stratify",)),
+    "symmetric": Kind(_symmetric, ("stratify",)),
+    "flip": Kind(_flip, ("mapping", "stratify")),
+    "asymmetric": Kind(_asymmetric, ("preset", "mapping")),
+    "confusion": Kind(_confusion, ("matrix", "trace", "matrix_seed", "frac_zero_noise_rates",
+                                   "learnable")),
+    "concentrated": Kind(_concentrated, ("features", "images", "clusters", "mapping",
+                                         "pca_components"), images=True),
+    "file": Kind(_file, ("file", "noisy_labels"), grid=None),
+    "instance": Kind(_instance, ("images", "features", "flip_sd"), images=True),
+    "human": Kind(_human, ("label_set", "key", "index", "search"), grid="label_sets"),
 }
+NOISE_KINDS = tuple(KINDS)
+KIND_OPTIONS = {name: kind.options for name, kind in KINDS.items()}
 
 
 def inject(labels, *, kind: str, level, rng: np.random.Generator, num_classes=None,
@@ -193,7 +242,7 @@ def inject(labels, *, kind: str, level, rng: np.random.Generator, num_classes=No
     kind : str
         One of `NOISE_KINDS`.
     level : float
-        γ in [0, 1]; ignored (may be None) for ``file``.
+        γ in [0, 1]; ignored (may be None) for ``file`` and ``human``.
     rng : numpy.random.Generator
         The only source of randomness: the same seed gives bit-identical output.
     num_classes : int or None
@@ -203,7 +252,8 @@ def inject(labels, *, kind: str, level, rng: np.random.Generator, num_classes=No
         concentrated); ``preset`` (asymmetric); ``matrix`` or ``trace`` with ``matrix_seed``,
         ``frac_zero_noise_rates``, ``learnable`` (confusion); ``features`` ("pca" or an (n, d)
         array), ``images``, ``clusters``, ``pca_components`` (concentrated); ``file`` or
-        ``noisy_labels`` (file).
+        ``noisy_labels`` (file); ``images`` or ``features``, ``flip_sd`` (instance);
+        ``label_set``, ``key``, ``index``, ``search`` (human).
 
     Returns
     -------
@@ -217,11 +267,12 @@ def inject(labels, *, kind: str, level, rng: np.random.Generator, num_classes=No
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if kind not in _KINDS:
+    if kind not in KINDS:
         raise NoisylabError(f"unknown noise kind {kind!r}; known: {', '.join(NOISE_KINDS)}")
-    check_options(kind, options, KIND_OPTIONS[kind])
+    entry = KINDS[kind]
+    check_options(kind, options, entry.options)
     y, L = check_labels(labels, num_classes)
-    level = None if kind == "file" else check_level(level, kind=kind)
-    noisy, resolved = _KINDS[kind](y, level, L, rng, **options)
+    level = check_level(level, kind=kind) if entry.has_level else None
+    noisy, resolved = entry.run(y, level, L, rng, **options)
     spec = {"kind": kind, "level": level, "n": int(y.size), "num_classes": L, **resolved}
     return make_result(y, noisy, L, spec)

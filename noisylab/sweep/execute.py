@@ -86,17 +86,39 @@ class RunOutcome:
 
 
 def _inject(labels, run: Run, config: SweepConfig, *, rng, num_classes: int, images,
-            features):
-    from noisylab.noise import inject
+            features, index=None):
+    """One injector call with the run's options; ``index``: the labels' positions in the
+    training split (for label sets, which list the whole split)."""
+    from noisylab.noise import KINDS, inject
 
+    kind = KINDS[run.noise]
+    if kind.grid == "label_sets":
+        return inject(labels, kind=run.noise, level=None, rng=rng, num_classes=num_classes,
+                      label_set=run.label_set, index=index)
     options = dict(config.noise_options.get(run.noise, {}))
-    if run.noise == "concentrated":
-        if options.get("features") == "model":
-            options["features"] = features
-        elif not isinstance(options.get("features"), np.ndarray):
-            options.setdefault("images", images)
+    if run.noise == "concentrated" and options.get("features") == "model":
+        options["features"] = features
+    elif kind.images and not isinstance(options.get("features"), np.ndarray):
+        options.setdefault("images", images)
     return inject(labels, kind=run.noise, level=run.level, rng=rng, num_classes=num_classes,
                   **options)
+
+
+def _inject_test(labels, train_noise, run: Run, config: SweepConfig, *, rng, num_classes: int,
+                 images, features):
+    """The test labels noised like the training labels (for ``test_f1_noisy``).
+
+    A label set (human noise) has no test labels, so each test label is drawn from the row of
+    the training set's realized transition matrix (the class-conditional approximation of the
+    human noise, as Wei et al. use for their synthetic CIFAR-N counterparts).
+    """
+    from noisylab.noise import KINDS, inject
+
+    if KINDS[run.noise].grid == "label_sets":
+        return inject(labels, kind="confusion", level=1.0, rng=rng, num_classes=num_classes,
+                      matrix=np.asarray(train_noise.transition))
+    return _inject(labels, run, config, rng=rng, num_classes=num_classes, images=images,
+                   features=features)
 
 
 def prepare_run(run: Run, *, config: SweepConfig, config_hash: str, dataset,
@@ -125,7 +147,7 @@ def prepare_run(run: Run, *, config: SweepConfig, config_hash: str, dataset,
         feats_train, feats_test = features[0][train_idx], features[1]
     y_true = ds.y_train[train_idx].astype(np.int64)
     noisy = _inject(y_true, run, config, rng=rng_noise, num_classes=L,
-                    images=ds.x_train[train_idx], features=feats_train)
+                    images=ds.x_train[train_idx], features=feats_train, index=train_idx)
     y_noisy = np.asarray(noisy.labels, dtype=np.int64)
 
     n_test_all = len(ds.y_test)
@@ -143,9 +165,9 @@ def prepare_run(run: Run, *, config: SweepConfig, config_hash: str, dataset,
         val_split, val_index = "train", train_idx[hold]
         y_val = y_noisy[hold]
     y_test = ds.y_test[test_idx].astype(np.int64)
-    noisy_test = _inject(y_test, run, config, rng=rng_noise, num_classes=L,
-                         images=ds.x_test[test_idx],
-                         features=None if feats_test is None else feats_test[test_idx])
+    noisy_test = _inject_test(y_test, noisy, run, config, rng=rng_noise, num_classes=L,
+                              images=ds.x_test[test_idx],
+                              features=None if feats_test is None else feats_test[test_idx])
     return PreparedRun(
         run=run, config_hash=config_hash, val_policy=config.val,
         fit_index=train_idx[fit].astype(np.int64), y_fit=y_noisy[fit], y_fit_true=y_true[fit],

@@ -1,5 +1,9 @@
 """The grid: expand a `SweepConfig` into runs, each with its own named seed streams.
 
+A noise kind without synthetic levels (``human``) contributes named grid points instead of the
+config's levels: each of its label sets is one point whose level is its realized rate (computed by
+`noisylab.sweep.plan`, which reads the files); its seeds use the set's name in place of the level.
+
 Seeds come from `numpy.random.SeedSequence` with entropy ``(root seed, dataset, noise, level,
 repeat)``; strings and the level are turned into integers with SHA-256 (never Python's ``hash``,
 which changes with ``PYTHONHASHSEED``). One child stream per purpose — split, noise, model init —
@@ -43,6 +47,9 @@ class Run:
     model : str
     seed_split, seed_noise, seed_model : int
         Seeds (< 2**32) of the split, noise and model-init streams.
+    label_set : str
+        For a grid point of named label sets (``human``): the set, resolved to ``PATH:KEY``;
+        empty otherwise.
     """
 
     run_id: str
@@ -55,6 +62,26 @@ class Run:
     seed_split: int
     seed_noise: int
     seed_model: int
+    label_set: str = ""
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """A named grid point of a kind without synthetic levels: a human label set.
+
+    Attributes
+    ----------
+    name : str
+        As given in the config (``cifar10n:worse``); it seeds the run.
+    level : float
+        The set's realized rate on the dataset's training labels.
+    label_set : str
+        The set resolved to ``PATH:KEY``.
+    """
+
+    name: str
+    level: float
+    label_set: str
 
 
 def stable_int(value: str | float | int) -> int:
@@ -103,32 +130,45 @@ def make_run_id(dataset_name: str, noise: str, level: float, repeat: int, model:
     return _UNSAFE.sub("_", raw)
 
 
-def expand(config: SweepConfig) -> list[Run]:
+def expand(config: SweepConfig,
+           points: dict[tuple[str, str], list[GridPoint]] | None = None) -> list[Run]:
     """All runs of the grid, ordered dataset, noise, model, repeat, level.
 
     Levels vary fastest so that a partial sweep already covers a whole curve.
     Seeds do not depend on the model, so two models at the same grid point see the same split,
     the same corrupted labels and the same initialisation seed.
+
+    Parameters
+    ----------
+    config : SweepConfig
+    points : dict, optional
+        ``points[(dataset, noise)]``: the named grid points that replace the config's levels
+        for that dataset and noise kind (human label sets; see `GridPoint`).
     """
+    points = points or {}
     runs = []
     for dataset in config.datasets:
         name = short_name(dataset)
         for noise in config.noise:
+            named = points.get((dataset, noise))
+            grid = ([(p.level, p.name, p.label_set) for p in named] if named is not None
+                    else [(float(level), float(level), "") for level in config.levels])
             for model in config.models:
                 for repeat in range(config.repeats):
-                    for level in config.levels:
-                        seeds = run_seeds(config.seed, name, noise, float(level), repeat)
+                    for level, seed_part, label_set in grid:
+                        seeds = run_seeds(config.seed, name, noise, seed_part, repeat)
                         runs.append(Run(
                             run_id=make_run_id(name, noise, level, repeat, model),
                             dataset=dataset, dataset_name=name, noise=noise,
                             level=float(level), repeat=repeat, model=model,
                             seed_split=seeds["split"], seed_noise=seeds["noise"],
-                            seed_model=seeds["model"],
+                            seed_model=seeds["model"], label_set=label_set,
                         ))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[0]
         raise NoisylabError(
-            f"two runs share the id {dup!r} (datasets with the same short name, or levels equal "
-            f"to 3 decimals); rename a dataset file or space the levels further apart")
+            f"two runs share the id {dup!r} (datasets with the same short name, or levels or "
+            f"label-set rates equal to 3 decimals); rename a dataset file or space the levels "
+            f"further apart")
     return runs

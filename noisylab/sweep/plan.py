@@ -16,12 +16,12 @@ from typing import Any
 from noisylab.config import SweepConfig, config_hash
 from noisylab.errors import NoisylabError
 from noisylab.results import ResultsFolder
-from noisylab.sweep.grid import Run, expand
+from noisylab.sweep.grid import GridPoint, Run, expand
 from noisylab.sweep.naming import FolderChoice, choose_folder
-from noisylab.validate import check_choice
+from noisylab.validate import check_choice, check_names
 
-#: Noise kinds that `noisylab.noise.inject` knows but a sweep cannot vary over a level grid.
-UNSWEEPABLE_NOISE = ("file",)
+#: The option of a ``label_sets`` kind (human) that lists its grid points in a sweep.
+LABEL_SETS_OPTION = "label_sets"
 
 
 @dataclass
@@ -41,6 +41,9 @@ class SweepPlan:
     force : bool
     named : FolderChoice or None
         How the folder was chosen when no ``out`` was given (None with ``out``).
+    points : dict
+        The named grid points (human label sets) by (dataset, noise kind); see
+        `noisylab.sweep.grid.GridPoint`.
     """
 
     config: SweepConfig
@@ -50,6 +53,7 @@ class SweepPlan:
     datasets: dict[str, Any] = field(repr=False)
     force: bool = False
     named: FolderChoice | None = None
+    points: dict[tuple[str, str], list[GridPoint]] = field(default_factory=dict)
 
     @property
     def config_hash(self) -> str:
@@ -63,15 +67,26 @@ def _model_names() -> Sequence[str]:
 
 
 def sweepable_noise_kinds() -> tuple[str, ...]:
-    """The noise kinds a sweep can vary over a level grid, from the noise registry."""
-    from noisylab.noise import NOISE_KINDS
+    """The noise kinds a sweep can vary (over levels or label sets), from the noise registry."""
+    from noisylab.noise import KINDS
 
-    return tuple(k for k in NOISE_KINDS if k not in UNSWEEPABLE_NOISE)
+    return tuple(name for name, kind in KINDS.items() if kind.grid is not None)
+
+
+def label_sets(config: SweepConfig, kind: str) -> tuple[str, ...]:
+    """The label sets a ``label_sets`` kind is swept over (its ``label_sets`` option)."""
+    given = config.noise_options.get(kind, {}).get(LABEL_SETS_OPTION)
+    if given is None:
+        raise NoisylabError(
+            f"noise kind {kind!r} has no levels; name its label sets in noise_options: "
+            f"{{{kind}: {{{LABEL_SETS_OPTION}: [cifar10n:aggre, cifar10n:worse]}}}}")
+    return check_names([given] if isinstance(given, str) else list(given),
+                       f"noise_options.{kind}.{LABEL_SETS_OPTION}")
 
 
 def check_noise_kinds(config: SweepConfig) -> None:
-    """Check the noise kinds (and their options' keys) against `noisylab.noise.NOISE_KINDS`."""
-    from noisylab.noise import KIND_OPTIONS
+    """Check the noise kinds (and their options' keys) against `noisylab.noise.KINDS`."""
+    from noisylab.noise import KINDS
     from noisylab.noise.core import check_options
 
     kinds = sweepable_noise_kinds()
@@ -82,7 +97,45 @@ def check_noise_kinds(config: SweepConfig) -> None:
             raise NoisylabError(
                 f"noise_options names {kind!r}, which is not among the swept kinds: "
                 f"{', '.join(config.noise)}")
-        check_options(kind, dict(config.noise_options[kind]), KIND_OPTIONS[kind])
+        if KINDS[kind].grid == "label_sets":
+            # Each set becomes a grid point; the kind's other options are filled in per run.
+            check_options(kind, dict(config.noise_options[kind]), (LABEL_SETS_OPTION,))
+        else:
+            check_options(kind, dict(config.noise_options[kind]), KINDS[kind].options)
+    for kind in config.noise:
+        if KINDS[kind].grid == "label_sets":
+            label_sets(config, kind)
+
+
+def label_set_points(config: SweepConfig, datasets: dict[str, Any], *,
+                     data_dir: str | Path = "data") -> dict[tuple[str, str], list[GridPoint]]:
+    """The grid points of every ``label_sets`` kind: each set resolved, checked, and measured.
+
+    A short name (``cifar10n:worse``) is looked for in ``data_dir`` and next to the dataset
+    file. Each set's file must hold the dataset's training labels as ``clean_label`` in the
+    same order; the point's level is the set's realized rate on them.
+    """
+    from noisylab.data import resolve_dataset_path
+    from noisylab.noise import KINDS
+    from noisylab.noise.human import check_order, read_label_set, resolve_label_set
+
+    points: dict[tuple[str, str], list[GridPoint]] = {}
+    for kind in config.noise:
+        if KINDS[kind].grid != "label_sets":
+            continue
+        for dataset, ds in datasets.items():
+            search = [Path(data_dir)]
+            if dataset != "digits":
+                search.append(resolve_dataset_path(dataset, data_dir=data_dir).parent)
+            found = []
+            for name in label_sets(config, kind):
+                path, key = resolve_label_set(name, search=search)
+                noisy, clean = read_label_set(path, key)
+                check_order(clean, ds.y_train, where=f"{path}:{key}")
+                found.append(GridPoint(name=name, level=float((noisy != clean).mean()),
+                                       label_set=f"{path.resolve()}:{key}"))
+            points[(dataset, kind)] = found
+    return points
 
 
 def check_models(config: SweepConfig, *, model_names: Sequence[str] | None = None) -> None:
@@ -145,8 +198,9 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     folder.check(config)
     datasets = load_datasets(config, data_dir=data_dir)
     check_models(config, model_names=model_names)
-    runs = expand(config)
+    points = label_set_points(config, datasets, data_dir=data_dir)
+    runs = expand(config, points)
     done = set() if force else folder.finished(config)
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,
-                     force=force, named=named)
+                     force=force, named=named, points=points)
