@@ -112,6 +112,19 @@ def atomic_save_npy(path: str | os.PathLike, array) -> Path:
     return Path(path)
 
 
+def append_text(path: str | os.PathLike, text: str) -> Path:
+    """Append UTF-8 ``text`` to ``path`` in one write, then fsync.
+
+    Not atomic like the writers above: a crash can leave part of ``text`` at the end of the file,
+    and only there. Readers of such logs (`noisylab.csvlog`) detect and drop that torn tail.
+    """
+    with open(path, "ab") as fh:
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
 def remove_temp_files(folder: str | os.PathLike) -> int:
     """Delete temporary files left under ``folder`` by a killed writer; return how many."""
     count = 0

@@ -115,6 +115,51 @@ class TrainOptions:
 
 
 @dataclass(frozen=True)
+class ExecutorOptions:
+    """Where the runs of a sweep train (`noisylab.sweep.executors`).
+
+    Recorded per session in ``metadata.json`` and never part of `config_hash`, so that a sweep
+    can be resumed with another executor. ``executor:`` in YAML; ``--executor``, ``--workers``,
+    ``--max-runs-per-worker``, ``--ray-address``, ``--num-cpus`` and ``--num-gpus`` on the command
+    line.
+
+    Attributes
+    ----------
+    kind : str
+        ``sequential``, ``process`` or ``ray`` (checked against the registry by the plan).
+    workers : int or None
+        Worker processes of the ``process`` executor (None: one per core).
+    max_runs_per_worker : int
+        Runs a worker process trains before it is replaced (>= 1), which keeps memory flat.
+    ray_address : str or None
+        An existing Ray cluster (``auto``, ``host:port``, ``ray://host:port``); None starts a
+        local one for the sweep.
+    num_cpus : float
+        CPUs each Ray task asks for (> 0).
+    num_gpus : float
+        GPUs each Ray task asks for (>= 0; a fraction lets runs share a GPU).
+    """
+
+    kind: str = _option("sequential", check=_check_name)
+    workers: int | None = _option(None, check=functools.partial(
+        check_scalar, kind=int, low=1, allow_none=True))
+    max_runs_per_worker: int = _option(20, check=_integer(1))
+    ray_address: str | None = _option(None)
+    num_cpus: float = _option(1.0, check=_number(0.0, closed="neither"))
+    num_gpus: float = _option(0.0, check=_number(0.0))
+
+    def __post_init__(self) -> None:
+        _run_checks(self, "executor.")
+
+
+#: Command-line names of the `ExecutorOptions` fields (``--executor`` is ``kind``).
+EXECUTOR_OVERRIDES = {"executor": "kind", "workers": "workers",
+                      "max_runs_per_worker": "max_runs_per_worker",
+                      "ray_address": "ray_address", "num_cpus": "num_cpus",
+                      "num_gpus": "num_gpus"}
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A grid of training runs and the protocol shared by all of them.
 
@@ -151,6 +196,8 @@ class SweepConfig:
         ``{"concentrated": {"features": "model"}}``.
     train : TrainOptions
         Training options; ``train.model`` is ignored in favour of ``models``.
+    executor : ExecutorOptions
+        Where the runs train; not part of the config hash.
 
     Names of datasets, models and noise kinds are checked against their registries by
     `noisylab.sweep.plan`, which knows them; every other rule is checked on construction.
@@ -171,6 +218,7 @@ class SweepConfig:
     noise_options: Mapping[str, Mapping[str, Any]] = _option(factory=dict,
                                                              check=_check_options_by_kind)
     train: TrainOptions = _option(factory=TrainOptions)
+    executor: ExecutorOptions = _option(factory=ExecutorOptions)
 
     def __post_init__(self) -> None:
         if not self.levels:
@@ -292,12 +340,12 @@ def _from_yaml(value: Any, kind: Any, key: str) -> Any:
         return parse_levels(value)
     if kind == tuple[str, ...]:
         return _as_tuple(value, key)
-    if kind is TrainOptions:
+    if kind in (TrainOptions, ExecutorOptions):
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
             raise NoisylabError(f"{key} must be a mapping of options, got {value!r}")
-        return _dataclass_from(TrainOptions, value, key)
+        return _dataclass_from(kind, value, key)
     if typing.get_origin(kind) is Mapping or kind is Mapping:
         value = value or {}
         if not isinstance(value, Mapping):
@@ -360,16 +408,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_dict(config: SweepConfig) -> dict[str, Any]:
-    """The fully resolved config as plain YAML/JSON-friendly values (fields in order)."""
-    return _plain(config)
+def to_dict(config: SweepConfig, *, executor: bool = True) -> dict[str, Any]:
+    """The fully resolved config as plain YAML/JSON-friendly values (fields in order).
+
+    ``executor=False`` leaves out the ``executor`` section (it does not decide any result).
+    """
+    data = _plain(config)
+    if not executor:
+        data.pop("executor")
+    return data
 
 
-def to_yaml(config: SweepConfig) -> str:
+def to_yaml(config: SweepConfig, *, executor: bool = True) -> str:
     """The fully resolved config as YAML text (round-trips through `load_config`)."""
     import yaml
 
-    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(to_dict(config, executor=executor), sort_keys=False,
+                          default_flow_style=None)
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -419,7 +474,9 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in train_keys:
+        if key in EXECUTOR_OVERRIDES:
+            base["executor"][EXECUTOR_OVERRIDES[key]] = value
+        elif key in train_keys:
             base["train"][key] = value
         elif key in sweep_keys:
             base[key] = value
@@ -432,10 +489,11 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
 def config_hash(config: SweepConfig) -> str:
     """A stable 12-hex-digit hash of everything that decides the runs' results.
 
-    The ``name`` is left out: it only picks a folder. The hash is computed from sorted JSON, so it
-    does not depend on Python's hash seed or on key order in the YAML file.
+    The ``name`` (it only picks a folder) and the ``executor`` (it only decides where runs train)
+    are left out. The hash is computed from sorted JSON, so it does not depend on Python's hash
+    seed or on key order in the YAML file.
     """
-    data = to_dict(config)
+    data = to_dict(config, executor=False)
     data.pop("name")
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -3,22 +3,30 @@
 Layout of ``results/<name>/`` — the one description of the folder contract; ``noisylab plot``,
 the README and the sweep all refer to this one::
 
-    config.yaml                 fully resolved SweepConfig
-    metadata.json               versions, git commit, git_dirty, device, host, start time; every
-                                resume appends a session under ``sessions``
-    runs.csv                    one row per finished run (RUN_COLUMNS), appended atomically
+    config.yaml                 fully resolved SweepConfig (without ``executor``)
+    metadata.json               versions, git commit, git_dirty, device, host, start time and the
+                                executor's settings; every resume appends a session under
+                                ``sessions``
+    runs.csv                    one row per finished run (RUN_COLUMNS), one fsynced line appended
+                                per run (`noisylab.csvlog`: a torn last line is repaired)
+    failures.csv                runs that failed and are retried on the next start
+                                (FAILURE_COLUMNS); absent when none failed
+    .lock                       the running sweep's OS lock (`noisylab.lock`), naming pid and host
     summary.csv                 n_runs and M_mean/M_std per SUMMARY_KEYS (SUMMARY_METRICS)
     runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
     runs/<run_id>/predictions.npz   probs (test softmax), y_true, y_noisy, test_index, images
                                 (the first N_IMAGES test images), class_names
     runs/<run_id>/noise.npz     transition, corrupted, noisy_labels, train_index
+    runs/<run_id>/error.txt     the traceback of a failed run (until it succeeds)
     cache/                      penultimate features for concentrated noise (``features: model``),
                                 ``features-<dataset>-<model>-s<seed>-{train,test}.npy``
     plots/                      written by ``noisylab plot``: the figures and report.html
 
 A run's files are written before its ``runs.csv`` row, each file atomically (temporary file in the
 same folder, flush, fsync, ``os.replace``), so a crash leaves at most an orphan ``runs/<run_id>/``
-folder without a row, which the next start overwrites.
+folder without a row, which the next start overwrites, or a torn last line of ``runs.csv``, which
+the next start drops (`ResultsFolder.repair`) before it redoes that run. Only one sweep writes a
+folder at a time (`ResultsFolder.lock`).
 
 This module knows nothing of the sweep: `noisylab.sweep` imports it, never the other way round.
 """
@@ -42,9 +50,11 @@ from typing import Any
 
 import numpy as np
 
+from noisylab import csvlog
 from noisylab.atomic import atomic_save_npz, remove_temp_files, write_text
 from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
 from noisylab.errors import NoisylabError
+from noisylab.lock import FolderLock
 
 #: runs.csv columns, in order.
 RUN_COLUMNS = (
@@ -62,6 +72,8 @@ SUMMARY_METRICS = (
     "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate",
 )
 SUMMARY_KEYS = ("dataset", "noise", "level", "model")
+#: failures.csv columns, in order.
+FAILURE_COLUMNS = ("run_id", "config_hash", "error_type", "message", "error_file")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 #: How many test images predictions.npz keeps for the plots.
 N_IMAGES = 64
@@ -173,14 +185,32 @@ def read_predictions(path: str | os.PathLike, *, keys: Iterable[str] = ()) -> di
                             ) from None
 
 
+def _header(columns: Iterable[str]) -> str:
+    columns = tuple(columns)
+    return format_row({c: c for c in columns}, columns)
+
+
 def read_runs(path: str | os.PathLike):
-    """runs.csv as a DataFrame (empty with the schema's columns when the file is absent)."""
+    """runs.csv as a DataFrame (empty with the schema's columns when the file is absent).
+
+    A torn last line (a crash while appending) is left out, and a run id that appears twice (a
+    ``--force`` rerun) counts once, with its newest row.
+
+    Raises
+    ------
+    NoisylabError
+        When the header is not this version's or a line in the middle is damaged.
+    """
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    return pd.read_csv(path, keep_default_na=True, dtype={"run_id": str, "config_hash": str})
+    header = _header(RUN_COLUMNS)
+    lines, _ = csvlog.split_lines(path, header)
+    frame = pd.read_csv(io.StringIO(header + "".join(lines)), keep_default_na=True,
+                        dtype={"run_id": str, "config_hash": str})
+    return frame.drop_duplicates("run_id", keep="last").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +326,7 @@ class ResultsFolder:
     runs_csv = property(lambda self: self.path / "runs.csv")
     summary_csv = property(lambda self: self.path / "summary.csv")
     cache_dir = property(lambda self: self.path / "cache")
+    failures_csv = property(lambda self: self.path / "failures.csv")
 
     def run_dir(self, run_id: str) -> Path:
         """``runs/<run_id>/``."""
@@ -343,17 +374,32 @@ class ResultsFolder:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def create(self, config: SweepConfig, *, device: str = "unknown") -> None:
+    def lock(self) -> FolderLock:
+        """The folder's lock (a context manager): one sweep writes a folder at a time.
+
+        Entering it creates the folder if needed and raises `NoisylabError` naming the holder's
+        pid and host when another process holds it.
+        """
+        return FolderLock(self.path)
+
+    def repair(self) -> list[str]:
+        """Drop a torn last line and older duplicates from runs.csv; a note per change."""
+        return csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run")
+
+    def create(self, config: SweepConfig, *, device: str = "unknown",
+               executor: Mapping[str, Any] | None = None) -> None:
         """Create the folder, clear temporary files of a killed run, write config and metadata.
 
         metadata.json keeps the first session's fields at the top level and lists every session
-        (start time, git commit, host, versions) under ``sessions``.
+        (start time, git commit, host, versions, the executor's settings) under ``sessions``.
         """
         self.path.mkdir(parents=True, exist_ok=True)
         remove_temp_files(self.path)
         if not self.config_file.is_file():
-            write_text(self.config_file, to_yaml(config))
+            write_text(self.config_file, to_yaml(config, executor=False))
         env = environment(device=device)
+        if executor is not None:
+            env["executor"] = dict(executor)
         meta: dict[str, Any] = {}
         if self.metadata_file.is_file():
             with contextlib.suppress(ValueError, OSError):
@@ -375,26 +421,52 @@ class ResultsFolder:
         return folder
 
     def append_row(self, row: Mapping[str, Any]) -> None:
-        """Add one run's row to runs.csv atomically, replacing an older row with its run_id.
+        """Append one run's row to runs.csv: one line, one write, fsynced.
 
-        Earlier rows are copied byte for byte; the whole file is rewritten to a temporary file and
-        moved into place, so a reader never sees half a row.
+        Earlier rows are never rewritten, so a row costs the same at run 300 as at run 1. A
+        newer row of a run id already present (``--force``) supersedes the older one for every
+        reader (`read_runs`), and `repair` drops the older one on the next start.
         """
         missing = [c for c in RUN_COLUMNS if c not in row]
         if missing:
             raise KeyError(f"runs.csv row misses columns: {', '.join(missing)}")
-        header = format_row({c: c for c in RUN_COLUMNS}, RUN_COLUMNS)
-        lines = [header]
-        if self.runs_csv.is_file():
-            old = self.runs_csv.read_text(encoding="utf-8").splitlines(keepends=True)
-            if old and old[0] != header:
-                raise NoisylabError(
-                    f"{self.runs_csv} has other columns than this noisylab version writes; "
-                    "use another --out")
-            prefix = f"{row['run_id']},"
-            lines += [line for line in old[1:] if line.strip() and not line.startswith(prefix)]
-        lines.append(format_row(row, RUN_COLUMNS))
-        write_text(self.runs_csv, "".join(lines))
+        csvlog.append_line(self.runs_csv, format_row(row, RUN_COLUMNS), _header(RUN_COLUMNS))
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def read_failures(self) -> list[dict[str, str]]:
+        """failures.csv's rows (empty when absent)."""
+        if not self.failures_csv.is_file():
+            return []
+        with open(self.failures_csv, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+
+    def _write_failures(self, rows: list[dict[str, str]]) -> None:
+        if not rows:
+            self.failures_csv.unlink(missing_ok=True)
+            return
+        text = _header(FAILURE_COLUMNS) + "".join(format_row(r, FAILURE_COLUMNS) for r in rows)
+        write_text(self.failures_csv, text)
+
+    def record_failure(self, run_id: str, *, config_hash: str, error_type: str, message: str,
+                       traceback: str) -> Path:
+        """Record a failed run: ``runs/<run_id>/error.txt`` and its line in failures.csv."""
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        error_file = write_text(folder / "error.txt", traceback)
+        rows = [r for r in self.read_failures() if r["run_id"] != run_id]
+        rows.append({"run_id": run_id, "config_hash": config_hash, "error_type": error_type,
+                     "message": message,
+                     "error_file": str(error_file.relative_to(self.path))})
+        self._write_failures(rows)
+        return error_file
+
+    def clear_failure(self, run_id: str) -> None:
+        """Forget an earlier failure of a run that has now finished."""
+        (self.run_dir(run_id) / "error.txt").unlink(missing_ok=True)
+        rows = self.read_failures()
+        if any(r["run_id"] == run_id for r in rows):
+            self._write_failures([r for r in rows if r["run_id"] != run_id])
 
     def write_summary(self) -> Path:
         """Recompute summary.csv from runs.csv (atomically)."""

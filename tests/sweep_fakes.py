@@ -55,3 +55,32 @@ def fake_extract(model, x):
     """'Features' of the fake model: distances to its class means."""
     flat = x.reshape(len(x), int(np.prod(x.shape[1:]))).astype(np.float64) / 255.0
     return ((flat[:, None, :] - model[None, :, :]) ** 2).sum(axis=2).astype(np.float32)
+
+
+
+def faulty_train(*args, fail_seeds=(), kill_seeds=(), marker_dir=None, always=False, **kwargs):
+    """`fake_train` that fails for chosen runs, picked by their model seed.
+
+    A run whose seed is in ``fail_seeds`` raises ``RuntimeError``. One in ``kill_seeds`` SIGKILLs
+    its own process after epoch 2 (mid-run): once (a marker file in ``marker_dir`` records it,
+    so the retry trains normally), or every time with ``always=True``.
+    """
+    import os
+    import signal
+    from pathlib import Path
+
+    seed = int(kwargs["seed"])
+    if seed in fail_seeds:
+        raise RuntimeError(f"injected failure for seed {seed}")
+    hook = kwargs.pop("on_epoch_end", None)
+
+    def on_epoch_end(epoch, logs):
+        if hook is not None:
+            hook(epoch, logs)
+        if seed in kill_seeds and epoch == 2:
+            marker = Path(marker_dir) / f"killed-{seed}"
+            if always or not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return fake_train(*args, on_epoch_end=on_epoch_end, **kwargs)

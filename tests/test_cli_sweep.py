@@ -174,3 +174,47 @@ def test_backend_start_restores_stderr_after_an_error(capfd):
     os.write(2, b"after\n")
     err = capfd.readouterr().err
     assert err.splitlines() == ["kept line", "after"]
+
+
+def test_executor_options_are_checked_before_any_folder(tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["sweep", "--executor", "threads", "--out", str(out)])
+    assert result.exit_code == 2 and "Invalid value for '--executor'" in result.output
+    result = CliRunner().invoke(main, ["sweep", "--executor", "process", "--workers", "0",
+                                       "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip() == "Error: executor.workers must be an integer >= 1, got 0"
+    assert not out.exists()
+
+
+def test_progress_bar_counts_overlapping_runs_that_finish_out_of_order():
+    import io
+
+    from rich.console import Console
+
+    from noisylab.cli.sweep import _make_progress
+    from noisylab.config import SweepConfig
+    from noisylab.sweep import TaskFailure, expand
+
+    a, b, c = expand(SweepConfig(levels=(0.0, 0.5, 0.9)))
+    console = Console(file=io.StringIO(), width=200)
+    bar = _make_progress(console, "CPU (2 cores)")
+    bar.sweep_started(total=3, skipped=0, folder=Path("r"))
+    task = bar.bar.tasks[0]
+    bar.run_started(a, index=0, total=3, epochs=4)
+    bar.run_started(b, index=1, total=3, epochs=4)
+    bar.epoch_end(a, 2, {})
+    bar.epoch_end(b, 1, {})
+    assert task.completed == 0.75 and task.description == f"{b.run_id} (+1 running)"
+    bar.run_finished(b, {})                   # b finishes first
+    assert task.completed == 1.5
+    bar.run_started(c, index=2, total=3, epochs=4)
+    bar.run_failed(a, TaskFailure(a.run_id, "RuntimeError", "boom", "tb"))
+    assert task.completed == 2.0
+    bar.epoch_end(c, 4, {})
+    assert task.completed == 2.99             # a run under way never counts as finished
+    bar.run_finished(c, {})
+    assert task.completed == 3.0 and task.finished
+    bar.stop()
+    text = console.file.getvalue()
+    assert "device: CPU (2 cores)" in text and f"run {a.run_id} failed: RuntimeError: boom" in text

@@ -13,12 +13,14 @@ import pytest
 from noisylab.config import SweepConfig, config_hash, resolve
 from noisylab.errors import NoisylabError
 from noisylab.results import (
+    FAILURE_COLUMNS,
     RUN_COLUMNS,
     SUMMARY_METRICS,
     ResultsFolder,
     check_writable,
     format_value,
     history_csv,
+    read_runs,
     summarize,
 )
 
@@ -37,19 +39,55 @@ def test_format_value_round_trips():
     assert format_value(np.int64(3)) == "3" and format_value(None) == ""
 
 
-def test_append_row_replaces_same_id_and_keeps_other_bytes(tmp_path):
+def test_append_row_appends_and_the_newest_row_of_an_id_wins(tmp_path):
     folder = ResultsFolder(tmp_path)
     folder.append_row(_row("a", 0.0))
     folder.append_row(_row("b", 0.5))
-    first = folder.runs_csv.read_text().splitlines(keepends=True)
+    first = folder.runs_csv.read_bytes()
     folder.append_row(_row("a", 0.0, acc=0.5))
-    lines = folder.runs_csv.read_text().splitlines(keepends=True)
-    assert lines[:1] + lines[1:2] == first[:1] + first[2:3]
-    runs = pd.read_csv(folder.runs_csv)
+    assert folder.runs_csv.read_bytes().startswith(first)     # earlier rows never rewritten
+    runs = read_runs(folder.runs_csv)
     assert runs["run_id"].tolist() == ["b", "a"] and runs["test_accuracy"].tolist() == [0.9, 0.5]
     assert math.isnan(runs["detection_auroc"][0])
+    assert folder.repair() == [f"{folder.runs_csv}: dropped 1 older line(s) of runs listed twice "
+                               "(the newest line of each is kept)"]
+    assert pd.read_csv(folder.runs_csv)["run_id"].tolist() == ["b", "a"]
     with pytest.raises(KeyError, match="misses columns"):
         folder.append_row({"run_id": "c"})
+
+
+def test_a_torn_last_row_is_never_counted_and_is_repaired(tmp_path):
+    folder = ResultsFolder(tmp_path)
+    folder.append_row(_row("a", 0.0))
+    text = folder.runs_csv.read_text()
+    with open(folder.runs_csv, "a") as fh:       # a crash in the middle of the next append
+        fh.write(text.splitlines()[1].replace("a,", "b,", 1)[:30])
+    assert read_runs(folder.runs_csv)["run_id"].tolist() == ["a"]
+    cfg = SweepConfig(name="x", levels=(0.0,))
+    assert folder.finished(cfg) == set()          # hash "h" is not cfg's: nothing counts
+    assert folder.repair() == [f"{folder.runs_csv}: dropped a last line cut short by a crash "
+                               "(run 'b', which will be redone)"]
+    assert folder.runs_csv.read_text() == text
+
+
+def test_failures_are_recorded_and_cleared(tmp_path):
+    folder = ResultsFolder(tmp_path)
+    folder.record_failure("r1", config_hash="h", error_type="ValueError",
+                          message='bad, "quoted" value', traceback="Traceback ...\n")
+    folder.record_failure("r2", config_hash="h", error_type="WorkerDied", message="died",
+                          traceback="killed\n")
+    folder.record_failure("r1", config_hash="h", error_type="KeyError", message="again",
+                          traceback="Traceback 2\n")
+    rows = pd.read_csv(folder.failures_csv)
+    assert rows.columns.tolist() == list(FAILURE_COLUMNS)
+    assert rows["run_id"].tolist() == ["r2", "r1"]
+    assert rows["message"].tolist() == ["died", "again"]
+    assert (tmp_path / "runs" / "r1" / "error.txt").read_text() == "Traceback 2\n"
+    folder.clear_failure("r1")
+    assert [r["run_id"] for r in folder.read_failures()] == ["r2"]
+    assert not (tmp_path / "runs" / "r1" / "error.txt").exists()
+    folder.clear_failure("r2")
+    assert not folder.failures_csv.exists()
 
 
 def test_summary_groups_sorts_and_uses_ddof_1():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from noisylab.results import RUN_COLUMNS
 from noisylab.sweep import Progress, SequentialExecutor, plan_sweep, run_sweep
 from noisylab.sweep.grid import expand, make_run_id, run_seeds, short_name, stable_int
 from noisylab.sweep.splits import stratified_take
+from noisylab.sweep.tasks import WorkerContext, WorkerSetup
 
 FAST = TrainOptions(epochs=2, patience=1)
 
@@ -247,10 +249,14 @@ def test_plan_creates_nothing(tmp_path):
 
 def test_executor_seam(tmp_path):
     class Reversed(SequentialExecutor):
-        def map(self, fn, items):
-            return (fn(i) for i in reversed(list(items)))
+        def run(self, tasks, *, on_event):
+            return super().run(list(tasks)[::-1], on_event=on_event)
 
-    result = sweep(small(), tmp_path / "r", executor=Reversed())
+    cfg = small()
+    plan = plan_sweep(cfg, tmp_path / "r", model_names=FAKE_MODELS)
+    setup = WorkerSetup(config=cfg, config_hash=plan.config_hash, trainer=fake_train)
+    executor = Reversed(functools.partial(WorkerContext, setup), datasets=plan.datasets)
+    result = run_sweep(plan, trainer=fake_train, executor=executor)
     runs = pd.read_csv(result.runs_csv)
     assert runs["level"].tolist() == [0.5, 0.0]
 

@@ -21,14 +21,18 @@ pytestmark = pytest.mark.slow   # subprocesses and sleeps: ~30 s together
 
 LAUNCHER = f"""
 import functools, sys
-sys.path.insert(0, {str(TESTS)!r})
-import noisylab.sweep.plan as plan
-import noisylab.sweep.runner as runner
-from sweep_fakes import FAKE_MODELS, fake_train
-runner._default_trainer = lambda: functools.partial(fake_train, epoch_sleep=float(sys.argv[1]))
-plan._model_names = lambda: FAKE_MODELS
-from noisylab.cli import main
-main(["sweep", *sys.argv[2:]], prog_name="noisylab")
+if __name__ == "__main__":
+    sys.path.insert(0, {str(TESTS)!r})
+    import noisylab.sweep as sweep
+    import noisylab.sweep.plan as plan
+    from sweep_fakes import FAKE_MODELS, fake_train
+    trainer = functools.partial(fake_train, epoch_sleep=float(sys.argv[1]))
+    real = sweep.run_sweep
+    sweep.run_sweep = lambda plan, **kw: real(plan, **dict(kw, trainer=trainer))
+    sweep.load_trainer = lambda: trainer   # the CLI's, for in-process runs
+    plan._model_names = lambda: FAKE_MODELS
+    from noisylab.cli import main
+    main(["sweep", *sys.argv[2:]], prog_name="noisylab")
 """
 
 CONFIG = """\

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
-from noisylab.cli._common import user_errors
+from noisylab.cli._common import RegistryChoice, user_errors
+from noisylab.training.backend import BACKEND_CHATTER
 
 _TABLE_METRICS = (
     ("test_accuracy", "test acc"),
@@ -23,7 +23,13 @@ _TABLE_METRICS = (
 )
 
 
-def _make_progress(console):
+def _executor_names():
+    from noisylab.sweep.executors import EXECUTORS
+
+    return tuple(EXECUTORS)
+
+
+def _make_progress(console, device: str | None = None):
     """A `noisylab.sweep.Progress` that drives one rich progress bar over the runs."""
     from rich.progress import (
         BarColumn,
@@ -37,53 +43,74 @@ def _make_progress(console):
     from noisylab.sweep import Progress as SweepProgress
 
     class BarProgress(SweepProgress):
-        def __init__(self):
+        """One bar over the runs; runs may overlap and finish in any order (parallel executors).
+
+        Progress counts finished runs plus the epoch fraction of every run under way, so the ETA
+        keeps moving between finishes.
+        """
+
+        def __init__(self, device: str | None = None):
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[epoch]}"), TimeElapsedColumn(),
                 TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+            self.device = device
             self.task = None
             self.done = 0
             self.epochs = 1
+            self.active: dict[str, float] = {}   # run id -> share of its epochs done
 
         def sweep_started(self, *, total, skipped, folder):
             if skipped:
                 console.print(f"{skipped} finished runs in {folder} are kept (use --force to "
                               "redo them)")
+            if total and self.device:
+                console.print(f"device: {self.device}")
             self.bar.start()
             self.task = self.bar.add_task("runs", total=max(total, 1) if total else 0,
                                           epoch="")
 
+        def note(self, text):
+            console.print(text)
+
         def phase(self, text):
             self.bar.update(self.task, description=text)
 
+        def _show(self, run_id, epoch_text):
+            many = len(self.active)
+            description = run_id if many <= 1 else f"{run_id} (+{many - 1} running)"
+            self.bar.update(self.task, completed=self.done + sum(self.active.values()),
+                            description=description, epoch=epoch_text)
+
         def run_started(self, run, *, index, total, epochs):
             self.epochs = max(epochs, 1)
-            self.bar.update(self.task, description=run.run_id, epoch=f"epoch 0/{epochs}")
+            self.active[run.run_id] = 0.0
+            self._show(run.run_id, f"epoch 0/{epochs}")
 
         def epoch_end(self, run, epoch, logs):
-            # Fractional progress inside a run keeps the ETA moving between runs.
-            self.bar.update(self.task, completed=self.done + min(epoch / self.epochs, 0.99),
-                            epoch=f"epoch {epoch}/{self.epochs}")
+            if run.run_id in self.active:
+                self.active[run.run_id] = min(epoch / self.epochs, 0.99)
+            self._show(run.run_id, f"epoch {epoch}/{self.epochs}")
+
+        def _ended(self, run):
+            self.active.pop(run.run_id, None)
+            self.done += 1
+            latest = next(reversed(self.active), "runs")
+            self._show(latest, "")
 
         def run_finished(self, run, row):
-            self.done += 1
-            self.bar.update(self.task, completed=self.done)
+            self._ended(run)
+
+        def run_failed(self, run, failure):
+            console.print(f"run {run.run_id} failed: {failure.error_type}: {failure.message}")
+            self._ended(run)
 
         def stop(self):
             if self.task is not None:
                 self.bar.update(self.task, description="runs", epoch="")
             self.bar.stop()
 
-    return BarProgress()
-
-
-# TensorFlow's C++ start-up lines, printed before its logging is set up (so TF_CPP_MIN_LOG_LEVEL
-# cannot silence them) and on every CPU-only machine; they would break the progress bar.
-_TF_CHATTER = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog|I0000 |To enable the following "
-    r"instructions:|E0000 .*failed call to cuInit)"
-)
+    return BarProgress(device)
 
 
 @contextlib.contextmanager
@@ -101,7 +128,7 @@ def _quiet_backend_start():
             os.close(saved)
             capture.seek(0)
             for line in capture.read().decode(errors="replace").splitlines():
-                if line.strip() and not _TF_CHATTER.match(line):
+                if line.strip() and not BACKEND_CHATTER.match(line):
                     click.echo(line, err=True)
 
 
@@ -151,15 +178,31 @@ def _summary_table(summary_csv: Path):
 @click.option("--out", type=click.Path(file_okay=False),
               help="Results folder, exactly (default results/<name>).")
 @click.option("--force", is_flag=True, help="Redo runs already finished in --out.")
+@click.option("--executor", type=RegistryChoice(_executor_names),
+              help="Where runs train: sequential (default), process (a pool on this machine) "
+              "or ray (a Ray cluster; the ray extra).")
+@click.option("--workers", type=int, help="Worker processes of --executor process (default: one "
+              "per core).")
+@click.option("--max-runs-per-worker", type=int,
+              help="Runs a worker process trains before it is replaced (default 20).")
+@click.option("--ray-address", help="Ray cluster for --executor ray: auto, host:port or "
+              "ray://host:port (default: start a local one).")
+@click.option("--num-cpus", type=float, help="CPUs per run for --executor ray (default 1).")
+@click.option("--num-gpus", type=float, help="GPUs per run for --executor ray, e.g. 0.25 (default "
+              "0).")
 @user_errors
 def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience, batch_size,
-          lr, val, subset, seed, deterministic, name, out, force):
+          lr, val, subset, seed, deterministic, name, out, force, executor, workers,
+          max_runs_per_worker, ray_address, num_cpus, num_gpus):
     """Train a fresh model per dataset x noise x level x repeat x model and record metrics.
 
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
     CPU cores), in results/default. Without --out each variation gets its own folder, named
     after what differs from the default (--noise flip: results/digits-flip); a rerun of the same
-    command resumes in its folder.
+    command resumes in its folder (and retries failed runs).
+
+    Exit status: 0 all runs finished, 2 a user mistake (nothing written), 3 some runs failed
+    (named on stderr and in failures.csv), 130 interrupted (resumable).
     """
     from rich.console import Console
 
@@ -171,21 +214,23 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
                      models=model, epochs=epochs, patience=patience, batch_size=batch_size,
                      learning_rate=lr, val=val, subset=subset, seed=seed,
-                     deterministic=deterministic, name=name)
+                     deterministic=deterministic, name=name, executor=executor,
+                     workers=workers, max_runs_per_worker=max_runs_per_worker,
+                     ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus)
     with _quiet_backend_start():
         # Every check happens here, before the results folder exists; then the trainer's
         # framework loads, so that its start-up lines are filtered and the device is known.
         plan = plan_sweep(config, out, force=force)
-        trainer = load_trainer() if plan.todo else None
+        # Runs in this process load the framework here; worker processes load their own.
+        here = plan.todo and config.executor.kind == "sequential"
+        trainer = load_trainer() if here else None
         device = device_name()
     if plan.named is not None:
         taken = ", ".join(str(p) for p in plan.named.taken)
         why = f" ({taken} holds another config)" if taken else ""
         click.echo(f"results folder: {plan.folder.path}{why}", err=True)
-    if plan.todo:
-        click.echo(f"device: {device}", err=True)
     err = Console(stderr=True)
-    progress = _make_progress(err)
+    progress = _make_progress(err, device)
     try:
         result = run_sweep(plan, trainer=trainer, progress=progress)
     except KeyboardInterrupt:
@@ -193,6 +238,9 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
         click.echo(f"interrupted: finished runs are recorded in {plan.folder.runs_csv}; run the "
                    "same command again to resume", err=True)
         raise SystemExit(130) from None
+    except BaseException:
+        progress.stop()      # e.g. the folder is locked: the error line follows the bar
+        raise
     progress.stop()
     out_console = Console()
     if not out_console.is_terminal:
@@ -200,3 +248,9 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     out_console.print(_summary_table(result.summary_csv))
     click.echo(f"{result.n_done} runs done, {result.n_skipped} kept, in {result.seconds:.0f} s")
     click.echo(f"runs: {result.runs_csv}")
+    if result.failed:
+        n = len(result.failed)
+        names = ", ".join(result.failed[:10]) + (f" and {n - 10} more" if n > 10 else "")
+        click.echo(f"{n} run{'s' if n > 1 else ''} failed: {names} (see {result.failures_csv}; "
+                   "run the same command again to retry)", err=True)
+        raise SystemExit(3)

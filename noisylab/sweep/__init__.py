@@ -9,15 +9,18 @@ Modules, in the order a sweep uses them (imports flow down this list):
 - `plan`: `plan_sweep` checks names, options, datasets and the output folder; creates nothing;
 - `features`: the clean model's penultimate features for concentrated noise, trained once, cached;
 - `execute`: one run as `prepare_run` -> `train_run` -> `finish_run` (plain data in and out);
-- `executors`: how runs are spread (`SequentialExecutor`; a registry by name);
-- `runner`: `run_sweep(plan)` writes each outcome through `noisylab.results` as it arrives.
+- `executors`: how runs are spread (sequential, a process pool, Ray tasks; a registry by name);
+- `tasks`: the picklable work an executor ships (`RunTask`, `FeatureTask`) and the per-worker
+  context that holds the datasets and the trainer;
+- `runner`: `run_sweep(plan)` takes the folder's lock, runs the tasks and writes each outcome
+  (or failure) through `noisylab.results` as it arrives.
 
-A new executor is one class in `executors` registered in `EXECUTORS`; a new axis of the grid is
+A new executor is one module in `executors` registered in `EXECUTORS`; a new axis of the grid is
 defined in `grid`. Nothing here prints: progress goes to a `Progress` object owned by the CLI.
 """
 
 from noisylab.sweep.execute import PreparedRun, RunOutcome, execute_run
-from noisylab.sweep.executors import EXECUTORS, Executor, SequentialExecutor
+from noisylab.sweep.executors import EXECUTORS, Executor, SequentialExecutor, TaskFailure
 from noisylab.sweep.grid import Run, expand
 from noisylab.sweep.plan import SweepPlan, plan_sweep
 from noisylab.sweep.runner import Progress, SweepResult, device_name, load_trainer, run_sweep
@@ -32,6 +35,7 @@ __all__ = [
     "SequentialExecutor",
     "SweepPlan",
     "SweepResult",
+    "TaskFailure",
     "device_name",
     "execute_run",
     "expand",

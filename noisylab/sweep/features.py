@@ -3,7 +3,9 @@
 Concentrated noise (Drory et al.) clusters each class in a feature space; with
 ``noise_options: {concentrated: {features: model}}`` that space is the penultimate layer of the
 sweep's own CNN trained on the clean labels. The model is trained once per (dataset, model, root
-seed) and its features are cached in the results folder's ``cache/``.
+seed), in a planned step before the runs that need it (`noisylab.sweep.tasks.FeatureTask`, so two
+workers never train it at once), and its features are cached in the results folder's ``cache/``
+as ``<key>-train.npy`` and ``<key>-test.npy``.
 """
 
 from __future__ import annotations
@@ -32,63 +34,55 @@ def needs_model_features(run: Run, config: SweepConfig) -> bool:
         "concentrated", {}).get("features") == "model"
 
 
-class FeatureCache:
-    """Penultimate features of a CNN trained on clean labels, computed once and cached.
+def _paths(folder: Path, key: str) -> tuple[Path, Path]:
+    return folder / f"{key}-train.npy", folder / f"{key}-test.npy"
 
-    One clean model per (dataset, model, root seed), trained with the sweep's train options on
-    90% of the clean training set (validated on the other 10%), its features computed for the
-    whole train and test sets and cached as ``<folder>/<key>-train.npy`` / ``-test.npy``.
 
-    Parameters
-    ----------
-    folder : path-like
-        The cache folder (created on first write).
-    config : SweepConfig
-    trainer : callable
-        As `noisylab.training.loop.train_model`; must honour ``keep_model=True``.
-    on_phase : callable, optional
-        Called with a line of text before a model is trained.
-    extract : callable, optional
-        ``(model, images) -> (n, d)`` features; default: the layer named ``features``.
+def has_cached_features(folder: str | Path, key: str) -> bool:
+    """Whether both feature files of ``key`` are in ``folder``."""
+    return all(p.is_file() for p in _paths(Path(folder), key))
+
+
+def read_cached_features(folder: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(train features, test features) of ``key`` from ``folder``."""
+    train, test = _paths(Path(folder), key)
+    return np.load(train, allow_pickle=False), np.load(test, allow_pickle=False)
+
+
+def write_cached_features(folder: str | Path, key: str, train: np.ndarray,
+                          test: np.ndarray) -> None:
+    """Write both feature files of ``key`` atomically (float32)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, array in zip(_paths(folder, key), (train, test), strict=True):
+        atomic_save_npy(path, np.asarray(array, dtype=np.float32))
+
+
+def compute_features(ds, *, dataset_entry: str, model: str, config: SweepConfig,
+                     trainer: Callable, extract: Callable | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Train ``model`` on the clean labels of ``ds`` and return its features; writes nothing.
+
+    The model is trained with the sweep's train options on 90% of the clean training set
+    (validated on the other 10%, a split drawn from the seed stream of
+    ``(root seed, dataset, "features", model)``); features cover the whole train and test sets.
+
+    Returns
+    -------
+    (ndarray of shape (n_train, d), ndarray of shape (n_test, d)), float32
     """
-
-    def __init__(self, folder: str | Path, config: SweepConfig, trainer: Callable,
-                 on_phase: Callable[[str], None] | None = None,
-                 extract: Callable | None = None):
-        self.folder = Path(folder)
-        self.config = config
-        self.trainer = trainer
-        self.on_phase = on_phase or (lambda text: None)
-        self.extract = extract or extract_features
-        self._memory: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def get(self, dataset: str, ds, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """(train features, test features) for the whole dataset."""
-        name = short_name(dataset)
-        key = features_key(name, model, self.config.seed)
-        if key in self._memory:
-            return self._memory[key]
-        paths = (self.folder / f"{key}-train.npy", self.folder / f"{key}-test.npy")
-        if all(p.is_file() for p in paths):
-            feats = (np.load(paths[0]), np.load(paths[1]))
-        else:
-            self.on_phase(f"training {model} on clean {name} labels for model features")
-            seeds = run_seeds(self.config.seed, name, "features", model)
-            rng = np.random.default_rng(seeds["split"])
-            n = len(ds.y_train)
-            val = stratified_take(ds.y_train, max(1, round(0.1 * n)), rng=rng)
-            fit = np.setdiff1d(np.arange(n), val)
-            result = self.trainer(
-                ds.x_train[fit], ds.y_train[fit], ds.x_train[val], ds.y_train[val],
-                ds.x_test[:0], options=dataclasses.replace(self.config.train, model=model),
-                num_classes=ds.num_classes, seed=seeds["model"], dataset_name=ds.name,
-                keep_model=True)
-            feats = (self.extract(result.model, ds.x_train), self.extract(result.model, ds.x_test))
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for path, array in zip(paths, feats, strict=True):
-                atomic_save_npy(path, np.asarray(array, dtype=np.float32))
-        self._memory[key] = feats
-        return feats
+    extract = extract or extract_features
+    seeds = run_seeds(config.seed, short_name(dataset_entry), "features", model)
+    rng = np.random.default_rng(seeds["split"])
+    n = len(ds.y_train)
+    val = stratified_take(ds.y_train, max(1, round(0.1 * n)), rng=rng)
+    fit = np.setdiff1d(np.arange(n), val)
+    result = trainer(
+        ds.x_train[fit], ds.y_train[fit], ds.x_train[val], ds.y_train[val], ds.x_test[:0],
+        options=dataclasses.replace(config.train, model=model), num_classes=ds.num_classes,
+        seed=seeds["model"], dataset_name=ds.name, keep_model=True)
+    return (np.asarray(extract(result.model, ds.x_train), dtype=np.float32),
+            np.asarray(extract(result.model, ds.x_test), dtype=np.float32))
 
 
 def extract_features(model, x: np.ndarray) -> np.ndarray:

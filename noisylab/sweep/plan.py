@@ -44,6 +44,8 @@ class SweepPlan:
     points : dict
         The named grid points (human label sets) by (dataset, noise kind); see
         `noisylab.sweep.grid.GridPoint`.
+    data_dir : str
+        Where prepared datasets are looked up by name (worker processes load them again there).
     """
 
     config: SweepConfig
@@ -54,6 +56,7 @@ class SweepPlan:
     force: bool = False
     named: FolderChoice | None = None
     points: dict[tuple[str, str], list[GridPoint]] = field(default_factory=dict)
+    data_dir: str = "data"
 
     @property
     def config_hash(self) -> str:
@@ -145,6 +148,17 @@ def check_models(config: SweepConfig, *, model_names: Sequence[str] | None = Non
         check_choice(model, "model", names, what="model")
 
 
+def check_executor(config: SweepConfig) -> None:
+    """Check the executor's name against the registry, and that Ray is installed for ``ray``."""
+    from noisylab.sweep.executors import EXECUTORS
+
+    check_choice(config.executor.kind, "executor", tuple(EXECUTORS), what="executor")
+    if config.executor.kind == "ray":
+        from noisylab.sweep.executors.ray_cluster import import_ray
+
+        import_ray()
+
+
 def load_datasets(config: SweepConfig, *, data_dir: str | Path = "data") -> dict[str, Any]:
     """Load and validate every dataset of the sweep (an invalid HDF5 file raises here)."""
     from noisylab.data import load_dataset
@@ -186,8 +200,9 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     Raises
     ------
     NoisylabError
-        Unknown noise kind, model or dataset, an invalid HDF5 file, a subset larger than the
-        training set, an unwritable output folder, or a folder holding another config.
+        Unknown noise kind, model, executor or dataset, Ray missing for ``executor: ray``, an
+        invalid HDF5 file, a subset larger than the training set, an unwritable output folder,
+        or a folder holding another config.
     """
     check_noise_kinds(config)
     named = None
@@ -195,6 +210,7 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
         named = choose_folder(config)
         out = named.path
     folder = ResultsFolder(out)
+    check_executor(config)
     folder.check(config)
     datasets = load_datasets(config, data_dir=data_dir)
     check_models(config, model_names=model_names)
@@ -203,4 +219,4 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     done = set() if force else folder.finished(config)
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,
-                     force=force, named=named, points=points)
+                     force=force, named=named, points=points, data_dir=str(data_dir))

@@ -4,7 +4,8 @@ Modules:
 
 - `result`: `TrainResult`, the contract every trainer returns; importable without Keras;
 - `models`: the model registry (`build_model(name, ...)`, `MODEL_NAMES`), Keras;
-- `loop`: `train_model`, one fresh model trained with early stopping and best-weight restore.
+- `loop`: `train_model`, one fresh model trained with early stopping and best-weight restore;
+- `backend`: keeps TensorFlow's C++ start-up lines out of a worker's stderr (no Keras).
 
 Importing this package imports nothing heavy; Keras loads with `models` or `loop`. A new model is
 one builder function and one entry in `models._BUILDERS`; a robust training method goes in a

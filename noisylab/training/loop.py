@@ -179,7 +179,9 @@ def train_model(
             metrics=["accuracy"],
         )
         best = _BestWeights(options.patience)
-        callbacks: list[keras.callbacks.Callback] = [best]
+        # A NaN/inf loss stops training at once; the sweep then records the run as failed
+        # (noisylab.sweep.tasks checks the history) instead of training on garbage.
+        callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), best]
         if options.reduce_lr:
             callbacks.append(
                 keras.callbacks.ReduceLROnPlateau(

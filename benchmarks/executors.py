@@ -1,0 +1,233 @@
+"""Benchmark: the process executor against sequential, and memory over a long sweep.
+
+Prints, measured in one run of this script (both sides under the same load):
+
+1. **Speed**: the default sweep (``noisylab sweep``: digits, 10 runs) with
+   ``--executor process --workers 2`` against ``--executor sequential``; the wall-time ratio of the
+   whole commands (target >= 1.6 on a 2-core machine) and of the sweeps alone.
+2. **Same rows**: the same two sweeps with ``--deterministic``: ``runs.csv`` equal apart from the
+   timing columns (target: equal).
+3. **Memory**: a 200-run sweep of ``configs/smoke.yaml``-sized runs (2 levels x 100 repeats),
+   with the process executor (RSS of the parent and of every worker, first and last sample: each
+   must stay within a bounded band, since workers are replaced every ``--max-runs-per-worker``
+   runs) and sequentially (the in-process growth per run, for comparison).
+
+RSS is read from ``/proc`` every 0.5 s (Linux). Every sweep runs ``python -m noisylab sweep`` in a
+subprocess, in a temporary folder. Usage::
+
+    python benchmarks/executors.py [--workers 2] [--memory-runs 200] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+TIMING_COLUMNS = ("train_seconds", "images_per_second")
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _is_worker(pid: int) -> bool:
+    """A pool worker (not the event queue's manager or the resource tracker)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return "spawn_main" in cmd and "resource_tracker" not in cmd
+
+
+class Sampler(threading.Thread):
+    """Samples the RSS of a process and of its pool workers every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.parent: list[float] = []
+        self.workers: dict[int, list[float]] = {}
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            rss = _rss_mb(self.pid)
+            if rss is None:
+                return
+            self.parent.append(rss)
+            for kid in _children(self.pid):
+                if _is_worker(kid) and (kid_rss := _rss_mb(kid)) is not None:
+                    self.workers.setdefault(kid, []).append(kid_rss)
+            self.stop.wait(self.interval)
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this script's finished child processes, descendants too."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sweep(out: Path, *args: str, sample: bool = False):
+    """Run ``noisylab sweep --out OUT ARGS``; returns (wall seconds, sweep seconds, sampler).
+
+    Also prints the CPU seconds the command used and how many cores that kept busy on average.
+    """
+    env = {**os.environ, "COLUMNS": "200", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    start, cpu = time.perf_counter(), _cpu()
+    proc = subprocess.Popen([sys.executable, "-m", "noisylab", "sweep", "--out", str(out), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=env)
+    sampler = Sampler(proc.pid) if sample else None
+    if sampler:
+        sampler.start()
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - start
+    if sampler:
+        sampler.stop.set()
+        sampler.join()
+    if proc.returncode != 0:
+        sys.exit(f"sweep {' '.join(args)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    used = _cpu() - cpu
+    print(f"    ({used:.0f} CPU-s in {wall:.0f} s: {used / wall:.2f} cores busy on average)")
+    found = re.search(r"runs done, \d+ kept, in (\d+) s", stdout)
+    return wall, float(found.group(1)) if found else float("nan"), sampler
+
+
+def rows(out: Path):
+    import pandas as pd
+
+    frame = pd.read_csv(out / "runs.csv").drop(columns=list(TIMING_COLUMNS))
+    return frame.sort_values("run_id").reset_index(drop=True)
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def speed(tmp: Path, workers: int) -> bool:
+    print(f"== 1. default digits sweep, sequential vs process x{workers} ({load()})")
+    seq_wall, seq_sweep, _ = sweep(tmp / "seq", "--executor", "sequential")
+    print(f"  sequential:  {seq_wall:6.1f} s command, {seq_sweep:5.0f} s sweep   ({load()})")
+    par_wall, par_sweep, _ = sweep(tmp / "par", "--executor", "process", "--workers",
+                                   str(workers))
+    print(f"  process x{workers}:   {par_wall:6.1f} s command, {par_sweep:5.0f} s sweep   "
+          f"({load()})")
+    ratio = seq_wall / par_wall
+    print(f"  speed-up: {ratio:.2f}x (command), {seq_sweep / par_sweep:.2f}x (sweep only); "
+          f"target >= 1.6x: {'MET' if ratio >= 1.6 else 'NOT MET'}")
+    return ratio >= 1.6
+
+
+def same_rows(tmp: Path, workers: int) -> bool:
+    import pandas as pd
+
+    print(f"== 2. the same sweep with --deterministic, rows compared ({load()})")
+    seq_wall, _, _ = sweep(tmp / "dseq", "--executor", "sequential", "--deterministic")
+    par_wall, _, _ = sweep(tmp / "dpar", "--executor", "process", "--workers", str(workers),
+                           "--deterministic")
+    a, b = rows(tmp / "dseq"), rows(tmp / "dpar")
+    try:
+        pd.testing.assert_frame_equal(a, b)
+        equal = True
+    except AssertionError as exc:
+        equal = False
+        print("  differences:", str(exc).splitlines()[:6])
+    print(f"  sequential {seq_wall:.1f} s, process x{workers} {par_wall:.1f} s; {len(a)} rows; "
+          f"identical apart from {', '.join(TIMING_COLUMNS)}: {'MET' if equal else 'NOT MET'}")
+    return equal
+
+
+def _band(samples: list[float]) -> str:
+    return (f"first {samples[0]:6.0f} MB, last {samples[-1]:6.0f} MB, "
+            f"max {max(samples):6.0f} MB")
+
+
+def memory(tmp: Path, workers: int, n_runs: int, per_worker: int) -> bool:
+    repeats = max(1, n_runs // 2)
+    cfg = tmp / "mem.yaml"
+    cfg.write_text(SMOKE.read_text().replace("repeats: 1", f"repeats: {repeats}"))
+    print(f"== 3. memory: {2 * repeats} smoke-sized runs ({load()})")
+    wall, _, s = sweep(tmp / "mem-par", "--config", str(cfg), "--executor", "process",
+                       "--workers", str(workers), "--max-runs-per-worker", str(per_worker),
+                       sample=True)
+    print(f"  process x{workers}, a worker replaced every {per_worker} runs: {wall:.0f} s "
+          f"({load()})")
+    print(f"    parent:  {_band(s.parent)}")
+    ok = max(s.parent) - s.parent[len(s.parent) // 10] < 200
+    generations = sorted(s.workers.items())
+    peaks = [max(v) for _, v in generations if v]
+    for pid, samples in generations[:2] + generations[-2:]:
+        print(f"    worker {pid}: {_band(samples)}")
+    print(f"    {len(generations)} workers in all; their peak RSS ranged "
+          f"{min(peaks):.0f}-{max(peaks):.0f} MB")
+    first_peaks = peaks[:workers]
+    bounded = max(peaks) - max(first_peaks) < 300
+    ok = ok and bounded
+    wall, _, q = sweep(tmp / "mem-seq", "--config", str(cfg), "--executor", "sequential",
+                       sample=True)
+    start = q.parent[len(q.parent) // 20]
+    grow = q.parent[-1] - start
+    print(f"  sequential (in-process): {wall:.0f} s; RSS {_band(q.parent)}; grew {grow:.0f} MB "
+          f"over the sweep after its first runs, ~{grow / (2 * repeats) * 1024:.0f} kB per run "
+          f"({load()})")
+    print(f"  bounded band (parent grows < 200 MB; no worker peaks 300 MB above the first "
+          f"workers' peak): {'MET' if ok else 'NOT MET'}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory-runs", type=int, default=200)
+    parser.add_argument("--max-runs-per-worker", type=int, default=20)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-rows", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} cores; {load()}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="noisylab-bench-") as tmp:
+        tmp = Path(tmp)
+        if not args.skip_speed:
+            results["speed-up >= 1.6x"] = speed(tmp, args.workers)
+        if not args.skip_rows:
+            results["identical rows"] = same_rows(tmp, args.workers)
+        if not args.skip_memory:
+            results["bounded memory"] = memory(tmp, args.workers, args.memory_runs,
+                                               args.max_runs_per_worker)
+    print("== targets: " + "; ".join(f"{k}: {'MET' if v else 'NOT MET'}"
+                                     for k, v in results.items()) + f" ({load()})")
+
+
+if __name__ == "__main__":
+    main()
