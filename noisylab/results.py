@@ -172,7 +172,7 @@ def read_predictions(path: str | os.PathLike, *, keys: Iterable[str] = ()) -> di
     return read_npz(path, keys=tuple(keys), what="file")
 
 
-_HASH = re.compile(r"^[0-9a-f]{12}$")
+_HASH = re.compile(r"^[0-9A-Za-z]+$")
 
 
 def _number_ok(text: str) -> bool:
@@ -188,7 +188,8 @@ def _number_ok(text: str) -> bool:
 def check_run_fields(fields: list[str]) -> str | None:
     """What is wrong with one runs.csv line (its fields in `RUN_COLUMNS` order), or None.
 
-    A run id must be there, the config hash must be 12 hex digits, and every metric of
+    A run id must be there, the config hash must be a word of letters and digits (the sweep
+    then compares it with its own), and every metric of
     `SUMMARY_METRICS` must be a number (or empty/``nan``), so that a damaged row is never
     taken for a finished run.
     """
@@ -196,7 +197,7 @@ def check_run_fields(fields: list[str]) -> str | None:
     if not row["run_id"].strip():
         return "the run_id is empty"
     if not _HASH.match(row["config_hash"]):
-        return f"config_hash {row['config_hash'][:20]!r} is not 12 hex digits"
+        return f"config_hash {row['config_hash'][:20]!r} is not a hash"
     for column in SUMMARY_METRICS:
         if column in row and not _number_ok(row[column].strip()):
             return f"{column} {row[column][:20]!r} is not a number"
