@@ -748,6 +748,7 @@ def test_disk_full_sweep(work, full_disk, finished):
 def test_disk_full_inject(work, full_disk):
     root, cli = work
     disk, fill = full_disk
+    (disk / "n.npz").write_bytes(b"an earlier result")      # must survive untouched
     fill(1024)
     before = snapshot(disk)
     line = one_error(cli("inject", "--noise", "random", "--level", "0.2", "--out",
@@ -759,6 +760,8 @@ def test_disk_full_inject(work, full_disk):
 def test_disk_full_analytic(work, full_disk):
     root, cli = work
     disk, fill = full_disk
+    (disk / "an").mkdir()
+    (disk / "an" / "analytic.csv").write_text("level,k,accuracy\n0.0,1,1.0\n")  # earlier
     fill(6000)
     before = snapshot(disk)
     one_error(cli("analytic", "--noise", "random", "--classes", "3", "--k", "1,5",
@@ -920,3 +923,20 @@ def test_metadata_sessions_are_kept_on_resume(work, finished):
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["sessions"][: len(first["sessions"])] == first["sessions"]
     assert len(meta["sessions"]) == len(first["sessions"]) + 1
+
+
+@pytest.mark.slow
+def test_a_real_keras_run_that_diverges_is_a_failed_run(tmp_path, monkeypatch):
+    """``--lr 1e6`` (a typo for 1e-6) on a tiny digits sweep with the real trainer: the NaN run
+    is recorded as failed (exit 3), never as a finished row, and the rerun retries it."""
+    from noisylab.sweep.runner import load_trainer as real_trainer
+
+    monkeypatch.setattr(sweep_pkg, "load_trainer", real_trainer)
+    out = tmp_path / "res"
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["sweep", *TINY, "--levels", "0", "--lr", "1e6",
+                                           "--out", str(out)])
+        no_traceback(result, 3)
+        assert read_runs(out / "runs.csv").empty
+        failures = pd.read_csv(out / "failures.csv")
+        assert failures["error_type"].tolist() == ["TrainingDiverged"]

@@ -22,7 +22,7 @@ from noisylab.atomic import atomic_open
 from noisylab.errors import NoisylabError
 from noisylab.labelfiles import read_labels
 from noisylab.noise.core import NoisyLabels
-from noisylab.readers import read_npy, read_text
+from noisylab.readers import read_npy, read_npz, read_text
 
 ARCHIVE_KEYS = ("labels", "corrupted", "transition", "clean_labels", "spec")
 _INLINE_MATRIX = re.compile(r"^[\s\d.,;eE+-]+$")
@@ -126,13 +126,11 @@ def load_noisy(path) -> tuple[NoisyLabels, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise NoisylabError(f"noisy-label file {path} does not exist")
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in ARCHIVE_KEYS if key not in archive.files]
-        if missing:
-            raise NoisylabError(
-                f"{path} has no array {missing[0]!r}; found: {', '.join(archive.files)}"
-            )
-        noisy = NoisyLabels(labels=archive["labels"], corrupted=archive["corrupted"],
-                            transition=archive["transition"],
-                            spec=json.loads(str(archive["spec"])))
-        return noisy, archive["clean_labels"]
+    archive = read_npz(path, keys=ARCHIVE_KEYS, what="noisy-label file")
+    try:
+        spec = json.loads(str(archive["spec"]))
+    except json.JSONDecodeError:
+        raise NoisylabError(f"noisy-label file {path}: 'spec' is not JSON") from None
+    noisy = NoisyLabels(labels=archive["labels"], corrupted=archive["corrupted"],
+                        transition=archive["transition"], spec=spec)
+    return noisy, archive["clean_labels"]
