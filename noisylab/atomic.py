@@ -4,18 +4,47 @@ A crash, SIGKILL or Ctrl-C never leaves half a file at the destination: a reader
 or the new one, and after the rename the folder is fsynced too, so the new name survives a power
 cut. Every writer in noisylab goes through here: text, bytes, ``.npy``/``.npz`` arrays, figures
 (as bytes) and h5py files (`atomic_path`). numpy is imported only by the array writers.
+
+A write the system refuses (disk full, quota, permission, read-only file system, a missing
+parent folder, I/O error) raises `WriteError`, a `NoisylabError` naming the path, after the
+temporary file is removed: the destination is left as it was. `write_files` writes several files
+as one: all or none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from noisylab.errors import NoisylabError
+
 #: Suffix of the temporary files; `remove_temp_files` sweeps up those a killed process left.
 TMP_SUFFIX = ".tmp"
+
+
+#: errnos that mean "the system refused the write" (not a bug, not the network).
+WRITE_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EISDIR", "EIO",
+    "EFBIG", "EMFILE", "ENFILE", "ENAMETOOLONG", "ELOOP", "EEXIST", "ETXTBSY", "EXDEV")
+    if hasattr(errno, name))
+
+
+class WriteError(NoisylabError):
+    """A file could not be written: disk full, permission, read-only, no such folder."""
+
+
+def write_error(path: str | os.PathLike, exc: OSError) -> WriteError:
+    """The one-line `WriteError` for an `OSError` that refused writing ``path``."""
+    return WriteError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _refused(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and not isinstance(exc, WriteError) \
+        and exc.errno in WRITE_ERRNOS
 
 
 def _umask() -> int:
@@ -48,16 +77,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     temporary file is removed and ``path`` is left as it was. Creates the parent folder.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_next_to(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _temp_next_to(path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     os.close(fd)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if _refused(exc):
+            raise write_error(path, exc) from None
         raise
     _fsync_folder(path.parent)
 
@@ -69,15 +103,20 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator:
     The parent folder must exist. On any exception the temporary file is removed.
     """
     path = Path(path)
-    fd, tmp = _temp_next_to(path)
+    try:
+        fd, tmp = _temp_next_to(path)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if _refused(exc):
+            raise write_error(path, exc) from None
         raise
     _fsync_folder(path.parent)
 
@@ -87,6 +126,68 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_open(path) as fh:
         fh.write(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def created_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield ``path`` as a folder, created (with its parents) if absent; when the block raises,
+    remove the folders this call created. A refusal to create it is a `WriteError`."""
+    path = Path(path)
+    if not str(path).strip():
+        raise NoisylabError("the output folder must not be empty")
+    if path.exists() and not path.is_dir():
+        raise NoisylabError(f"output folder {path} exists and is not a folder")
+    made: list[Path] = []
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        made.append(probe)
+        probe = probe.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        yield path
+    except BaseException:
+        for folder in made:                  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def write_files(files: dict[str | os.PathLike, bytes]) -> list[Path]:
+    """Write several files as one: every temporary file first, then all the renames.
+
+    When any write is refused, every temporary file is removed and no destination changes
+    (renames within a folder do not fail for want of space). Returns the paths, in order.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            try:
+                fd, tmp = _temp_next_to(path)
+            except OSError as exc:
+                raise write_error(path, exc) from None
+            temps.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if _refused(exc):
+                    raise write_error(path, exc) from None
+                raise
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for folder in {path.parent for _, path in temps}:
+        _fsync_folder(folder)
+    return [path for _, path in temps]
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -118,10 +219,26 @@ def append_text(path: str | os.PathLike, text: str) -> Path:
     Not atomic like the writers above: a crash can leave part of ``text`` at the end of the file,
     and only there. Readers of such logs (`noisylab.csvlog`) detect and drop that torn tail.
     """
-    with open(path, "ab") as fh:
-        fh.write(text.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            view = memoryview(text.encode("utf-8"))
+            try:
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except BaseException:
+                # A refused write leaves no torn line behind: cut back what got through.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if _refused(exc):
+            raise write_error(path, exc) from None
+        raise
     return Path(path)
 
 

@@ -28,6 +28,12 @@ from noisylab.validate import check_bool, check_choice, check_names, check_scala
 
 VAL_POLICIES = ("clean", "noisy")
 
+#: Seeds are numpy SeedSequence entropy and scikit-learn random states: 0 <= seed < 2**32.
+MAX_SEED = 2**32 - 1
+
+#: Most levels a level list or range may hold (a range step of 1e-6 would be a million).
+MAX_LEVELS = 1001
+
 #: Levels of the default sweep: 0, 0.1, ..., 0.9.
 DEFAULT_LEVELS = "0:0.9:0.1"
 
@@ -204,7 +210,8 @@ class SweepConfig:
     """
 
     name: str = _option("default", check=_check_name)
-    seed: int = _option(0, check=_integer(0))
+    seed: int = _option(0, check=functools.partial(check_scalar, kind=int, low=0,
+                                                    high=MAX_SEED))
     datasets: tuple[str, ...] = _option(("digits",), check=check_names)
     noise: tuple[str, ...] = _option(("random",), check=check_names)
     levels: tuple[float, ...] = _option(())
@@ -287,6 +294,10 @@ def parse_levels(spec: str | float | Sequence[float]) -> tuple[float, ...]:
             if stop < start:
                 raise NoisylabError(f"a level range needs start <= stop, got {spec!r}")
             count = int(math.floor((stop - start) / step + 1e-9))
+            if count + 1 > MAX_LEVELS:
+                raise NoisylabError(
+                    f"a level range may hold at most {MAX_LEVELS} levels, got {spec!r} "
+                    f"({count + 1:,} levels); use a larger step")
             values = [start + i * step for i in range(count + 1)]
         else:
             values = [_parse_float(p, spec) for p in text.split(",")]
@@ -298,6 +309,8 @@ def parse_levels(spec: str | float | Sequence[float]) -> tuple[float, ...]:
             values.append(_parse_float(str(item), str(item)))
     else:
         raise NoisylabError(f"levels must be a string or a list of numbers, got {spec!r}")
+    if len(values) > MAX_LEVELS:
+        raise NoisylabError(f"at most {MAX_LEVELS} levels, got {len(values):,}")
     levels = tuple(check_level(round(v, _LEVEL_DECIMALS) + 0.0) for v in values)
     if len(set(levels)) != len(levels):
         raise NoisylabError(f"levels must not repeat, got {list(levels)}")
@@ -436,20 +449,10 @@ def load_config(path: str | Path) -> SweepConfig:
         When the file is missing or not YAML, or a key is unknown (the message names the key
         and lists the valid ones), or a value breaks a rule.
     """
-    import yaml
+    from noisylab.readers import parse_yaml, read_text
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NoisylabError(f"config file {path} does not exist") from None
-    except OSError as exc:
-        raise NoisylabError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise NoisylabError(f"{path} is not valid YAML: {first}") from None
+    data = parse_yaml(read_text(path, what="config file"), where=str(path))
     if data is None:
         data = {}
     return from_dict(data, where=str(path))

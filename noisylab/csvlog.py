@@ -15,17 +15,24 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from noisylab.atomic import append_text, write_text
 from noisylab.errors import NoisylabError
+from noisylab.readers import read_bytes
+
+_DAMAGED = ("the file is damaged; repair that line by hand, or move the file away (the runs it "
+            "lists are then redone), or use another --out")
 
 
 def _fields(line: str) -> list[str]:
     return next(csv.reader(io.StringIO(line)), [])
 
 
-def split_lines(path: str | os.PathLike, header: str) -> tuple[list[str], str | None]:
+def split_lines(path: str | os.PathLike, header: str, *,
+                check: Callable[[list[str]], str | None] | None = None
+                ) -> tuple[list[str], str | None]:
     """The complete data lines of ``path`` and its torn last line (None when whole).
 
     Parameters
@@ -34,6 +41,9 @@ def split_lines(path: str | os.PathLike, header: str) -> tuple[list[str], str | 
         An existing file.
     header : str
         The header line the file must start with (with its newline).
+    check : callable, optional
+        ``check(fields)`` returns what is wrong with a whole line's fields (None when fine): a
+        complete line that fails it is refused with its line number, wherever it is.
 
     Returns
     -------
@@ -46,11 +56,12 @@ def split_lines(path: str | os.PathLike, header: str) -> tuple[list[str], str | 
     Raises
     ------
     NoisylabError
-        When the header differs, the file is not UTF-8 text, or a line other than the last has
-        the wrong number of fields.
+        When the file cannot be read, the header differs, the file is not UTF-8 text, a line
+        has more fields than the header (two records glued together), a line other than the
+        last has too few, or a line fails ``check``.
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = read_bytes(path, what="file")
     torn_bytes = b""
     if data and not data.endswith(b"\n"):
         cut = data.rfind(b"\n") + 1
@@ -72,14 +83,17 @@ def split_lines(path: str | os.PathLike, header: str) -> tuple[list[str], str | 
     for number, line in enumerate(lines, start=2):
         if not line.strip():
             continue
-        found = len(_fields(line))
+        fields = _fields(line)
+        found = len(fields)
+        if found < n_fields and number == len(lines) + 1 and torn is None:
+            torn = line                       # a crash while appending the last line
+            continue
         if found != n_fields:
-            if number == len(lines) + 1 and torn is None:
-                torn = line
-                continue
             raise NoisylabError(
-                f"{path} line {number} has {found} fields, expected {n_fields}: the file is "
-                "damaged; move it away (the runs it lists will be redone) or use another --out")
+                f"{path} line {number} has {found} fields, expected {n_fields}: {_DAMAGED}")
+        problem = check(fields) if check is not None else None
+        if problem:
+            raise NoisylabError(f"{path} line {number}: {problem}: {_DAMAGED}")
         kept.append(line)
     return kept, torn
 
@@ -92,7 +106,8 @@ def append_line(path: str | os.PathLike, line: str, header: str) -> None:
     append_text(path, line)
 
 
-def repair(path: str | os.PathLike, header: str, *, what: str = "record") -> list[str]:
+def repair(path: str | os.PathLike, header: str, *, what: str = "record",
+           check: Callable[[list[str]], str | None] | None = None) -> list[str]:
     """Drop a torn last line and duplicate keys (first field; the last line wins) of ``path``.
 
     Rewrites the file atomically only when something changes. Returns a note per change.
@@ -100,7 +115,7 @@ def repair(path: str | os.PathLike, header: str, *, what: str = "record") -> lis
     path = Path(path)
     if not path.is_file():
         return []
-    lines, torn = split_lines(path, header)
+    lines, torn = split_lines(path, header, check=check)
     notes = []
     if torn is not None:
         key = _fields(torn)[0] if torn.strip() else ""

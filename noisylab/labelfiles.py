@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from noisylab.errors import NoisylabError
+from noisylab.readers import first_line, read_npy
 
 #: The first pickle of a legacy (pre-zip) ``torch.save`` file.
 _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
@@ -181,11 +182,10 @@ def _npy_table(path: Path) -> dict:
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             shape, fortran, dtype = read_header(fh)
-        except ValueError as exc:
-            raise NoisylabError(f"{path}: not a .npy file ({exc})") from None
+        except (ValueError, EOFError, SyntaxError) as exc:
+            raise NoisylabError(f"{path}: not a .npy file ({first_line(exc)})") from None
         if not dtype.hasobject:
-            fh.seek(0)
-            return {"": np.load(fh, allow_pickle=False)}
+            return {"": read_npy(path, what="label file")}
         obj = _unpickle(fh, str(path))        # an object array: pickled, so unpickle safely
     if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.shape == ():
         obj = obj.item()
@@ -197,7 +197,7 @@ def _csv_table(path: Path) -> dict:
         with path.open(newline="") as fh:
             rows = [line.strip().split(",") for line in fh if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
-        raise NoisylabError(f"cannot read {path}: {exc}") from None
+        raise NoisylabError(f"cannot read {path}: {first_line(exc)}") from None
     if not rows:
         raise NoisylabError(f"{path} holds no labels")
     header = None
@@ -238,8 +238,8 @@ def read_label_table(path) -> dict[str, object]:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 return {k: archive[k] for k in archive.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise NoisylabError(f"cannot read {path} as .npz: {exc}") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise NoisylabError(f"cannot read {path} as .npz: {first_line(exc)}") from None
     if suffix in (".csv", ".txt"):
         return _csv_table(path)
     obj = load_pt(path)

@@ -9,6 +9,7 @@ POSIX only (``fcntl``); standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -56,9 +57,11 @@ class FolderLock:
             os.close(fd)
             raise
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
         holder = f"pid {os.getpid()} on host {socket.gethostname()}, since {started}\n"
-        os.pwrite(fd, holder.encode("utf-8"), 0)
+        # Only so that a refused process can name the holder: a full disk must not stop us.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode("utf-8"), 0)
         self._fd = fd
 
     def release(self) -> None:

@@ -33,13 +33,14 @@ This module knows nothing of the sweep: `noisylab.sweep` imports it, never the o
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
 import platform
+import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -55,6 +56,7 @@ from noisylab.atomic import atomic_save_npz, remove_temp_files, write_text
 from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
 from noisylab.errors import NoisylabError
 from noisylab.lock import FolderLock
+from noisylab.readers import read_json_mapping, read_npz
 
 #: runs.csv columns, in order.
 RUN_COLUMNS = (
@@ -167,22 +169,39 @@ def read_predictions(path: str | os.PathLike, *, keys: Iterable[str] = ()) -> di
     NoisylabError
         When the file cannot be read as an ``.npz`` archive or lacks one of ``keys``.
     """
+    return read_npz(path, keys=tuple(keys), what="file")
+
+
+_HASH = re.compile(r"^[0-9A-Za-z]+$")
+
+
+def _number_ok(text: str) -> bool:
+    if text in ("", "True", "False"):
+        return True
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise NoisylabError(f"{path} is not an .npz archive of named arrays")
-            missing = [k for k in keys if k not in data.files]
-            if missing:
-                raise NoisylabError(
-                    f"{path} needs arrays {', '.join(repr(k) for k in keys)}; "
-                    f"found: {', '.join(sorted(data.files)) or 'none'}")
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, NoisylabError):
-            raise
-        raise NoisylabError(f"cannot read {path} as an .npz archive: "
-                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                            ) from None
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_run_fields(fields: list[str]) -> str | None:
+    """What is wrong with one runs.csv line (its fields in `RUN_COLUMNS` order), or None.
+
+    A run id must be there, the config hash must be a word of letters and digits (the sweep
+    then compares it with its own), and every metric of
+    `SUMMARY_METRICS` must be a number (or empty/``nan``), so that a damaged row is never
+    taken for a finished run.
+    """
+    row = dict(zip(RUN_COLUMNS, fields, strict=True))
+    if not row["run_id"].strip():
+        return "the run_id is empty"
+    if not _HASH.match(row["config_hash"]):
+        return f"config_hash {row['config_hash'][:20]!r} is not a hash"
+    for column in SUMMARY_METRICS:
+        if column in row and not _number_ok(row[column].strip()):
+            return f"{column} {row[column][:20]!r} is not a number"
+    return None
 
 
 def _header(columns: Iterable[str]) -> str:
@@ -190,16 +209,18 @@ def _header(columns: Iterable[str]) -> str:
     return format_row({c: c for c in columns}, columns)
 
 
-def read_runs(path: str | os.PathLike):
+def read_runs(path: str | os.PathLike, *, notes: list[str] | None = None):
     """runs.csv as a DataFrame (empty with the schema's columns when the file is absent).
 
-    A torn last line (a crash while appending) is left out, and a run id that appears twice (a
-    ``--force`` rerun) counts once, with its newest row.
+    A torn last line (a crash while appending) is left out (with a note in ``notes``), and a
+    run id that appears twice (a ``--force`` rerun) counts once, with its newest row. Every
+    whole line is checked (`check_run_fields`).
 
     Raises
     ------
     NoisylabError
-        When the header is not this version's or a line in the middle is damaged.
+        When the file cannot be read, the header is not this version's, or a line is
+        damaged (wrong field count, bad config hash, a metric that is not a number).
     """
     import pandas as pd
 
@@ -207,7 +228,9 @@ def read_runs(path: str | os.PathLike):
     if not path.is_file():
         return pd.DataFrame(columns=list(RUN_COLUMNS))
     header = _header(RUN_COLUMNS)
-    lines, _ = csvlog.split_lines(path, header)
+    lines, torn = csvlog.split_lines(path, header, check=check_run_fields)
+    if torn is not None and notes is not None:
+        notes.append(f"{path}: its last line was cut short by a crash and is left out")
     frame = pd.read_csv(io.StringIO(header + "".join(lines)), keep_default_na=True,
                         dtype={"run_id": str, "config_hash": str})
     return frame.drop_duplicates("run_id", keep="last").reset_index(drop=True)
@@ -358,6 +381,16 @@ class ResultsFolder:
         elif any(p for p in self.path.iterdir() if not p.name.startswith(".")):
             raise NoisylabError(
                 f"{self.path} is not empty and holds no config.yaml; use another --out")
+        if self.metadata_file.exists():
+            self.read_metadata()
+        for name in ("runs.csv", "summary.csv", "failures.csv", "runs", "cache"):
+            path = self.path / name
+            want_dir = name in ("runs", "cache")
+            if path.exists() and path.is_dir() != want_dir:
+                raise NoisylabError(f"{path} should be a {'folder' if want_dir else 'file'}: "
+                                    "move it away or use another --out")
+        if self.failures_csv.is_file():
+            self.read_failures()
         hashes = set(read_runs(self.runs_csv)["config_hash"].dropna().astype(str))
         if hashes - {wanted}:
             raise NoisylabError(
@@ -384,7 +417,8 @@ class ResultsFolder:
 
     def repair(self) -> list[str]:
         """Drop a torn last line and older duplicates from runs.csv; a note per change."""
-        return csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run")
+        return csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run",
+                             check=check_run_fields)
 
     def create(self, config: SweepConfig, *, device: str = "unknown",
                executor: Mapping[str, Any] | None = None) -> None:
@@ -400,24 +434,39 @@ class ResultsFolder:
         env = environment(device=device)
         if executor is not None:
             env["executor"] = dict(executor)
-        meta: dict[str, Any] = {}
-        if self.metadata_file.is_file():
-            with contextlib.suppress(ValueError, OSError):
-                meta = json.loads(self.metadata_file.read_text(encoding="utf-8"))
+        meta: dict[str, Any] = self.read_metadata() if self.metadata_file.is_file() else {}
         if not meta:
             meta = {**env, "config_hash": config_hash(config)}
         meta.setdefault("sessions", []).append(env)
         write_text(self.metadata_file, json.dumps(meta, indent=2) + "\n")
+
+    def read_metadata(self) -> dict[str, Any]:
+        """metadata.json, which must be a JSON object whose ``sessions`` is a list."""
+        meta = read_json_mapping(self.metadata_file, what="file")
+        if not isinstance(meta.get("sessions", []), list):
+            raise NoisylabError(f"{self.metadata_file} is damaged: 'sessions' is not a list; "
+                                "move it away or use another --out")
+        return meta
 
     def write_run_files(self, run_id: str, *, history: Mapping[str, list[float]],
                         predictions: Mapping[str, np.ndarray],
                         noise: Mapping[str, np.ndarray]) -> Path:
         """Write ``runs/<run_id>/`` (history.csv, predictions.npz, noise.npz), each atomically."""
         folder = self.run_dir(run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / "history.csv", history_csv(history))
-        atomic_save_npz(folder / "predictions.npz", **predictions)
-        atomic_save_npz(folder / "noise.npz", **noise)
+        existed = folder.exists()
+        written = []
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append(write_text(folder / "history.csv", history_csv(history)))
+            written.append(atomic_save_npz(folder / "predictions.npz", **predictions))
+            written.append(atomic_save_npz(folder / "noise.npz", **noise))
+        except BaseException:
+            # No half-written run folder: its row is not written, so its files go too.
+            for path in written:
+                path.unlink(missing_ok=True)
+            if not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         return folder
 
     def append_row(self, row: Mapping[str, Any]) -> None:
@@ -438,8 +487,14 @@ class ResultsFolder:
         """failures.csv's rows (empty when absent)."""
         if not self.failures_csv.is_file():
             return []
-        with open(self.failures_csv, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
+        from noisylab.readers import read_text
+
+        rows = list(csv.DictReader(io.StringIO(read_text(self.failures_csv, what="file"))))
+        if rows and any(c not in rows[0] for c in FAILURE_COLUMNS):
+            raise NoisylabError(f"{self.failures_csv} has other columns than "
+                                f"{', '.join(FAILURE_COLUMNS)}; move it away (its runs are "
+                                "retried anyway) or use another --out")
+        return rows
 
     def _write_failures(self, rows: list[dict[str, str]]) -> None:
         if not rows:

@@ -20,7 +20,13 @@ from noisylab.analytic.plurality import (  # noqa: F401  (private helpers re-exp
     _plurality_table,
 )
 from noisylab.errors import NoisylabError
-from noisylab.validate import check_choice, check_levels, check_scalar, check_stochastic_rows
+from noisylab.validate import (
+    check_choice,
+    check_levels,
+    check_scalar,
+    check_stochastic_rows,
+    show,
+)
 
 ANALYTIC_KINDS = ("random", "symmetric", "flip", "confusion", "concentrated")
 
@@ -57,6 +63,29 @@ def _check_levels(level) -> np.ndarray:
     return arr
 
 
+#: The most memory an analytic table may need (bytes); past it the call is refused up front.
+MEMORY_LIMIT = 4 << 30
+
+
+def memory_estimate(num_classes: int, k_max: int, n_levels: int, n_rows: int) -> int:
+    """Bytes an `accuracy_table` call needs, roughly: the L x L matrices, the q rows of every
+    level and sample (a few copies), and the programme's (K + 1)^2 tables (float64)."""
+    L, k1 = int(num_classes), int(k_max) + 1
+    return 8 * (3 * L * L + 4 * n_levels * n_rows * L + 2 * k1 * k1 + 4 * n_rows * k1)
+
+
+def check_memory(num_classes: int, k_max: int, n_levels: int, n_rows: int, *,
+                 limit: int = MEMORY_LIMIT) -> None:
+    """Refuse a computation whose `memory_estimate` exceeds ``limit``, saying how much."""
+    need = memory_estimate(num_classes, k_max, n_levels, n_rows)
+    if need > limit:
+        raise NoisylabError(
+            f"the K-NN model with L = {num_classes} classes, K up to {k_max} and {n_levels} "
+            f"level(s) over {n_rows} row(s) would need about {need / 2**30:,.1f} GiB of memory, "
+            f"more than the {limit / 2**30:g} GiB allowed; use fewer classes, a smaller K or "
+            "fewer levels")
+
+
 def plurality_probability(q, k, correct=0):
     """Probability that the correct label wins a strict plurality among K noisy neighbours (eq. 3).
 
@@ -88,7 +117,7 @@ def plurality_probability(q, k, correct=0):
         correct >= q2.shape[1]
     ):
         raise NoisylabError(
-            f"correct must be an integer index in [0, {q2.shape[1] - 1}], got {correct[0]!r}"
+            f"correct must be an integer index in [0, {q2.shape[1] - 1}], got {show(correct[0])}"
         )
     res = _plurality_table(q2, np.array([k]), correct.astype(np.int64))[:, 0]
     return float(res[0]) if arr.ndim == 1 else res
@@ -162,6 +191,10 @@ def accuracy_table(kind, levels, k_values, num_classes, matrix=None, clean_probs
                   dtype=np.int64)
     if ks.size == 0:
         raise NoisylabError("k_values must not be empty")
+    n_rows = (np.shape(clean_probs)[0] if clean_probs is not None and np.ndim(clean_probs) == 2
+              else 1 if kind in ("random", "symmetric") or (kind == "flip" and matrix is None)
+              else el)
+    check_memory(el, int(ks.max()), levels.size, n_rows)
     trans = _noise_matrix(kind, el, matrix)
     if clean_probs is None:
         probs, labels = np.eye(el), np.arange(el)      # perfectly learnable: C one-hot

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from noisylab import __version__
+from noisylab.cli._common import NoisylabGroup
 from noisylab.cli.analytic import analytic
 from noisylab.cli.data import data
 from noisylab.cli.inject import inject
@@ -16,7 +17,7 @@ from noisylab.cli.plot import plot
 from noisylab.cli.sweep import sweep
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=NoisylabGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="noisylab")
 def main() -> None:
     """Label-noise robustness studies: inject noise, train CNNs, compare with theory."""

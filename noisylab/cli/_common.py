@@ -18,17 +18,80 @@ class UserError(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def os_error_line(exc: OSError) -> str:
+    """An `OSError` (disk full, permission, read-only, a missing folder) as one line naming
+    the path."""
+    where = exc.filename if exc.filename is not None else None
+    reason = exc.strerror or _one_line(exc)
+    return f"cannot write {where}: {reason}" if where else f"{reason}"
+
+
 def user_errors(func):
-    """Decorate a click command so that library `NoisylabError`s become `UserError`s."""
+    """Decorate a click command so that library `NoisylabError`s become `UserError`s, and an
+    `OSError` that escaped the writers (which word their own) one line naming its path."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except NoisylabError as exc:
-            raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+            raise UserError(_one_line(exc)) from None
+        except OSError as exc:
+            raise UserError(os_error_line(exc)) from None
 
     return wrapper
+
+
+def save_traceback(exc: BaseException) -> str | None:
+    """Write the traceback of ``exc`` to a new file in the temp folder; its path (None when
+    even that fails)."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        fd, path = tempfile.mkstemp(prefix="noisylab-traceback-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError:
+        return None
+    return path
+
+
+class NoisylabGroup(click.Group):
+    """The command group with the last-resort handler: never a raw traceback.
+
+    - Ctrl-C anywhere (even while the libraries load) exits with 130 and one line;
+    - a `NoisylabError` or `OSError` a command did not turn into a `UserError` is one line,
+      exit 2;
+    - anything else is a bug: one line naming the exception and the path of a file holding its
+      traceback, exit 1.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(130) from None
+        except NoisylabError as exc:
+            raise UserError(_one_line(exc)) from None
+        except OSError as exc:
+            raise UserError(os_error_line(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the last resort
+            saved = save_traceback(exc)
+            where = f"; traceback in {saved}" if saved else ""
+            click.echo(f"Error: internal error, please report it: {type(exc).__name__}: "
+                       f"{_one_line(exc)}{where}", err=True)
+            raise SystemExit(1) from None
 
 
 def parse_ks(text: str, *, option: str = "--k") -> list[int]:

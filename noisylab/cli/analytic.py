@@ -29,6 +29,8 @@ def analytic(kind, num_classes, ks, levels, matrix, softmax, out_dir):
     from noisylab.errors import NoisylabError
     from noisylab.plots.analytic import write_analytic
 
+    if not out_dir.strip():
+        raise NoisylabError("--out must name a folder, got ''")
     k_list = parse_ks(ks)
     try:
         level_list = parse_levels(levels)

@@ -45,10 +45,17 @@ from noisylab.cli._common import RegistryChoice, noise_kinds, user_errors
 def inject(dataset_name, kind, level, seed, mapping, preset, matrix, trace, matrix_seed,
            clusters, features, label_file, human_labels, human_key, flip_sd, stratify, out):
     """Inject label noise into the training labels of a dataset and save the result."""
+    from noisylab.config import MAX_SEED
     from noisylab.data import DEFAULT_DATA_DIR, load_dataset, resolve_dataset_path
+    from noisylab.errors import NoisylabError
     from noisylab.noise import read_features, save_noisy
     from noisylab.noise.dataset import describe_noisy, inject_training_labels
+    from noisylab.validate import check_scalar
 
+    check_scalar(seed, "--seed", kind=int, low=0, high=MAX_SEED)
+    check_scalar(matrix_seed, "--matrix-seed", kind=int, low=0, high=MAX_SEED, allow_none=True)
+    if not out.strip():
+        raise NoisylabError("--out must name a .npz file, got ''")
     dataset = load_dataset(dataset_name)
     given = {"mapping": mapping, "preset": preset, "matrix": matrix, "trace": trace,
              "matrix_seed": matrix_seed, "clusters": clusters, "file": label_file,

@@ -178,6 +178,8 @@ def _summary_table(summary_csv: Path):
 @click.option("--out", type=click.Path(file_okay=False),
               help="Results folder, exactly (default results/<name>).")
 @click.option("--force", is_flag=True, help="Redo runs already finished in --out.")
+@click.option("--yes", is_flag=True, help="Run a grid of more than 10,000 runs (refused "
+              "without it, as a likely typo such as --levels 0:1:1e-4).")
 @click.option("--executor", type=RegistryChoice(_executor_names),
               help="Where runs train: sequential (default), process (a pool on this machine) "
               "or ray (a Ray cluster; the ray extra).")
@@ -192,7 +194,7 @@ def _summary_table(summary_csv: Path):
               "0).")
 @user_errors
 def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience, batch_size,
-          lr, val, subset, seed, deterministic, name, out, force, executor, workers,
+          lr, val, subset, seed, deterministic, name, out, force, yes, executor, workers,
           max_runs_per_worker, ray_address, num_cpus, num_gpus):
     """Train a fresh model per dataset x noise x level x repeat x model and record metrics.
 
@@ -207,7 +209,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     from rich.console import Console
 
     from noisylab.config import default_config, load_config, resolve
-    from noisylab.sweep import device_name, load_trainer, plan_sweep, run_sweep
+    from noisylab.sweep import MAX_RUNS, device_name, load_trainer, plan_sweep, run_sweep
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
@@ -220,7 +222,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     with _quiet_backend_start():
         # Every check happens here, before the results folder exists; then the trainer's
         # framework loads, so that its start-up lines are filtered and the device is known.
-        plan = plan_sweep(config, out, force=force)
+        plan = plan_sweep(config, out, force=force, max_runs=None if yes else MAX_RUNS)
         # Runs in this process load the framework here; worker processes load their own.
         here = plan.todo and config.executor.kind == "sequential"
         trainer = load_trainer() if here else None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisylab.errors import NoisylabError
+from noisylab.validate import show
 
 BUILTIN = ("digits",)
 
@@ -121,7 +122,7 @@ def stratified_split(images, labels, *, test_size, seed: int, where: str):
     ):
         raise NoisylabError(
             f"test_size must be a fraction in (0, 1) or a count in [1, {len(labels)}), "
-            f"got {test_size!r}"
+            f"got {show(test_size)}"
         )
     test_size = int(test_size) if isinstance(test_size, numbers.Integral) else float(test_size)
     try:

@@ -22,6 +22,7 @@ from noisylab.atomic import atomic_open
 from noisylab.errors import NoisylabError
 from noisylab.labelfiles import read_labels
 from noisylab.noise.core import NoisyLabels
+from noisylab.readers import read_npy, read_npz, read_text
 
 ARCHIVE_KEYS = ("labels", "corrupted", "transition", "clean_labels", "spec")
 _INLINE_MATRIX = re.compile(r"^[\s\d.,;eE+-]+$")
@@ -33,10 +34,10 @@ def _load_table(path: Path, what: str) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
+            return read_npy(path, what=f"{what} file")
         if suffix in (".csv", ".txt"):
-            with path.open() as handle:
-                lines = [line.strip() for line in handle if line.strip()]
+            lines = [line.strip() for line in read_text(path, what=f"{what} file").splitlines()
+                     if line.strip()]
             if lines and not any(ch.isdigit() for ch in lines[0].split(",")[0]):
                 lines = lines[1:]       # a header such as "label"
             return np.array([[float(v) for v in line.split(",")] for line in lines])
@@ -66,10 +67,7 @@ def read_features(path) -> np.ndarray:
     """Per-sample features for concentrated noise from a ``.npy`` file of shape (n, d)."""
     if not str(path).endswith(".npy"):
         raise NoisylabError(f"--features must be 'pca' or a .npy file, got {str(path)!r}")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise NoisylabError(f"cannot read features file {path}: {exc}") from None
+    return read_npy(path, what="features file")
 
 
 def read_matrix(source) -> np.ndarray:
@@ -128,13 +126,11 @@ def load_noisy(path) -> tuple[NoisyLabels, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise NoisylabError(f"noisy-label file {path} does not exist")
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in ARCHIVE_KEYS if key not in archive.files]
-        if missing:
-            raise NoisylabError(
-                f"{path} has no array {missing[0]!r}; found: {', '.join(archive.files)}"
-            )
-        noisy = NoisyLabels(labels=archive["labels"], corrupted=archive["corrupted"],
-                            transition=archive["transition"],
-                            spec=json.loads(str(archive["spec"])))
-        return noisy, archive["clean_labels"]
+    archive = read_npz(path, keys=ARCHIVE_KEYS, what="noisy-label file")
+    try:
+        spec = json.loads(str(archive["spec"]))
+    except json.JSONDecodeError:
+        raise NoisylabError(f"noisy-label file {path}: 'spec' is not JSON") from None
+    noisy = NoisyLabels(labels=archive["labels"], corrupted=archive["corrupted"],
+                        transition=archive["transition"], spec=spec)
+    return noisy, archive["clean_labels"]

@@ -52,7 +52,7 @@ from noisylab.noise.human import human
 from noisylab.noise.instance import instance
 from noisylab.noise.matrix import check_matrix, noise_matrix_from_trace, sample_rows
 from noisylab.noise.presets import preset_mapping
-from noisylab.validate import check_bool, check_scalar
+from noisylab.validate import check_bool, check_scalar, show
 
 
 def _check_stratify(stratify) -> bool:
@@ -150,7 +150,7 @@ def _concentrated(y, level, L, rng, *, features="pca", images=None, clusters=Non
                 "an (n, d) array instead"
             )
         if features != "pca":
-            raise NoisylabError(f"features must be 'pca' or an (n, d) array, got {features!r}")
+            raise NoisylabError(f"features must be 'pca' or an (n, d) array, got {show(features)}")
         if images is None:
             raise NoisylabError("features='pca' needs images, an (n, ...) pixel array")
         if len(images) != y.size:

@@ -88,9 +88,7 @@ def write_analytic(kind: str, levels, k_values, *, out_dir, num_classes: int | N
     tuple of Path
         The CSV and PNG written.
     """
-    from pathlib import Path
-
-    from noisylab.atomic import write_bytes, write_text
+    from noisylab.atomic import created_folder, write_files
     from noisylab.errors import NoisylabError
     from noisylab.noise import read_matrix
     from noisylab.results import read_predictions
@@ -115,8 +113,8 @@ def write_analytic(kind: str, levels, k_values, *, out_dir, num_classes: int | N
     source = "clean softmax" if probs is not None else "perfectly learnable"
     fig = analytic_curves_figure(frame, title=f"K-NN model: {kind} noise, L={num_classes}, "
                                               f"{source}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = write_text(out / "analytic.csv", frame.to_csv(index=False))
-    png_path = write_bytes(out / "analytic.png", style.figure_bytes(fig, "png"))
+    png = style.figure_bytes(fig, "png")
+    with created_folder(out_dir) as out:
+        csv_path, png_path = write_files({out / "analytic.csv": frame.to_csv(index=False).encode(),
+                                          out / "analytic.png": png})
     return csv_path, png_path

@@ -8,22 +8,23 @@ The folder's layout is described once, in the docstring of `noisylab.results`.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from noisylab.config import parse_levels
 from noisylab.errors import NoisylabError
+from noisylab.readers import read_csv_frame, read_json_mapping, read_yaml_mapping
+from noisylab.readers import read_npz as _read_npz
+from noisylab.results import RUN_COLUMNS, format_row, read_runs, summarize
 from noisylab.results import SUMMARY_KEYS as KEYS
 from noisylab.results import SUMMARY_METRICS as METRICS
-from noisylab.results import summarize
 
 REQUIRED_RUN_COLUMNS = ("run_id", "dataset", "noise", "level", "repeat", "model")
+RUNS_HEADER = format_row({c: c for c in RUN_COLUMNS}, RUN_COLUMNS)
 
 
 @dataclass
@@ -60,12 +61,7 @@ class Results:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise NoisylabError(f"{path} is not a readable CSV: {str(exc).splitlines()[0]}") from None
+    return read_csv_frame(path, what="file")
 
 
 def is_results_folder(path: str | Path) -> bool:
@@ -107,6 +103,19 @@ def _expected_runs(config: dict) -> int | None:
         return None
 
 
+def _read_runs(runs_csv: Path, notes: list[str]) -> pd.DataFrame:
+    """runs.csv: this version's header is read and checked line by line (a torn last line is
+    left out with a note; a damaged line is refused); another header (an older version, a
+    hand-made table) is read as a plain CSV."""
+    from noisylab.readers import read_bytes
+
+    head = read_bytes(runs_csv, what="file")[: len(RUNS_HEADER)]
+    if head == RUNS_HEADER.encode("utf-8"):
+        frame = read_runs(runs_csv, notes=notes)
+        return frame if not frame.empty else pd.DataFrame()
+    return _read_csv(runs_csv)
+
+
 def load_results(path: str | Path) -> Results:
     """Read the results folder at ``path``.
 
@@ -137,19 +146,19 @@ def load_results(path: str | Path) -> Results:
     config: dict = {}
     if config_yaml.is_file():
         try:
-            config = yaml.safe_load(config_yaml.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise NoisylabError(f"{config_yaml} is not valid YAML: {exc}") from None
+            config = read_yaml_mapping(config_yaml, what="file")
+        except NoisylabError as exc:
+            notes.append(f"{exc}; the sweep grid is unknown.")
     else:
         notes.append("config.yaml is missing; the sweep grid is unknown.")
     metadata: dict = {}
-    if (path / "metadata.json").is_file():
+    if (path / "metadata.json").exists():
         try:
-            metadata = json.loads((path / "metadata.json").read_text())
-        except json.JSONDecodeError:
-            notes.append("metadata.json is not valid JSON; ignored.")
+            metadata = read_json_mapping(path / "metadata.json", what="file")
+        except NoisylabError as exc:
+            notes.append(f"{exc}; ignored.")
 
-    runs = _read_csv(runs_csv) if runs_csv.is_file() else pd.DataFrame()
+    runs = _read_runs(runs_csv, notes) if runs_csv.exists() else pd.DataFrame()
     if not runs_csv.is_file():
         notes.append("runs.csv is missing: no run has finished yet.")
     elif not runs.columns.empty:
@@ -185,8 +194,14 @@ def load_results(path: str | Path) -> Results:
         if not summary_csv.is_file():
             notes.append("summary.csv is missing; statistics derived from runs.csv.")
         else:
-            on_disk = _read_csv(summary_csv)
-            if _summary_matches(on_disk, derived):
+            on_disk = None
+            try:
+                on_disk = _read_csv(summary_csv)
+            except NoisylabError as exc:
+                notes.append(f"{exc}; statistics derived from runs.csv.")
+            if on_disk is None:
+                pass
+            elif _summary_matches(on_disk, derived):
                 summary = on_disk.sort_values(
                     ["dataset", "noise", "model", "level"], kind="stable"
                 ).reset_index(drop=True)
@@ -250,24 +265,71 @@ def representative_run(runs: pd.DataFrame, **where) -> pd.Series | None:
 
 
 def read_history(results: Results, run_id: str) -> pd.DataFrame | None:
-    """A run's ``history.csv`` (epoch, loss, accuracy, val_loss, val_accuracy), or None."""
+    """A run's ``history.csv`` (epoch, loss, accuracy, val_loss, val_accuracy), or None when it
+    is absent or unreadable (then with a note in ``results.notes``)."""
     path = results.run_dir(run_id) / "history.csv"
     if not path.is_file():
         return None
-    frame = _read_csv(path)
-    return None if frame.empty or "epoch" not in frame.columns else frame
+    try:
+        frame = _read_csv(path)
+    except NoisylabError as exc:
+        _note_once(results, f"{exc}; that run's training curves are left out.")
+        return None
+    if frame.empty or "epoch" not in frame.columns:
+        if not frame.empty:
+            _note_once(results, f"{path} has no 'epoch' column; that run's training curves "
+                       "are left out.")
+        return None
+    return frame
+
+
+#: What each per-run archive must hold to be drawn: key -> (ndim, dtype kinds).
+_NPZ_RULES = {
+    "predictions": {"probs": (2, "f"), "y_true": (1, "iu"), "y_noisy": (1, "iu"),
+                    "images": (None, "iuf")},
+    "noise": {"transition": (2, "f"), "corrupted": (1, "b"), "noisy_labels": (1, "iu")},
+}
+
+
+def _check_npz(path: Path, name: str, arrays: dict[str, np.ndarray]) -> str | None:
+    for key, (ndim, kinds) in _NPZ_RULES.get(name, {}).items():
+        if key not in arrays:
+            continue
+        array = arrays[key]
+        if (ndim is not None and array.ndim != ndim) or array.dtype.kind not in kinds:
+            return (f"{path}: {key!r} has shape {tuple(array.shape)} and dtype {array.dtype}, "
+                    "not what noisylab writes")
+    if name == "predictions" and "probs" in arrays and "y_true" in arrays:
+        if arrays["probs"].shape[0] != arrays["y_true"].shape[0]:
+            return f"{path}: 'probs' and 'y_true' have different lengths"
+    if name == "noise" and "transition" in arrays:
+        t = arrays["transition"]
+        if t.shape[0] != t.shape[1]:
+            return f"{path}: 'transition' is not square (shape {tuple(t.shape)})"
+    return None
+
+
+def _note_once(results: Results, text: str) -> None:
+    if text not in results.notes:
+        results.notes.append(text)
 
 
 def read_npz(results: Results, run_id: str, name: str) -> dict[str, np.ndarray] | None:
-    """The arrays of ``runs/<run_id>/<name>.npz`` as a dict, or None when the file is absent."""
+    """The arrays of ``runs/<run_id>/<name>.npz`` as a dict, or None when the file is absent,
+    unreadable or not shaped as noisylab writes it (then with a note in ``results.notes``)."""
     path = results.run_dir(run_id) / f"{name}.npz"
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise NoisylabError(f"{path} is not a readable .npz file: {exc}") from None
+        arrays = _read_npz(path, what="file")
+    except NoisylabError as exc:
+        _note_once(results, f"{exc}; the figures that need it leave that run out.")
+        return None
+    problem = _check_npz(path, name, arrays)
+    if problem:
+        _note_once(results, f"{problem}; the figures that need it leave that run out.")
+        return None
+    return arrays
 
 
 def num_classes(results: Results, dataset: str) -> int | None:

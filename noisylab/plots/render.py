@@ -8,15 +8,17 @@ missing or partial part of a folder; it records a note instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from noisylab.atomic import write_bytes, write_text
+from noisylab.atomic import created_folder, write_files
+from noisylab.errors import NoisylabError
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import (
     Results,
@@ -31,6 +33,7 @@ from noisylab.plots.load import (
     representative_run,
 )
 from noisylab.plots.report import ReportFigure, build_report
+from noisylab.results import check_writable
 from noisylab.validate import check_choice, check_scalar
 
 # prediction grids and noise matrices show the nonzero level nearest this: noise is visible, but
@@ -60,6 +63,7 @@ class _Writer:
     def __init__(self, out: Path, fmt: str, results: Results, rendered: Rendered):
         self.out, self.fmt, self.results, self.rendered = out, fmt, results, rendered
         self.report: list[ReportFigure] = []
+        self.files: dict[Path, bytes] = {}
         # file names follow the sweep's grid, not the runs finished so far, so that they stay the
         # same while a sweep runs
         self.many = {}
@@ -74,11 +78,21 @@ class _Writer:
         pieces = [figure] + [_slug(v) for k, v in parts.items() if self.many.get(k, False)]
         return "_".join(pieces)
 
-    def save(self, stem: str, caption: str, fig: Figure) -> None:
+    def save(self, stem: str, caption: str, build: Callable[[], Figure]) -> None:
+        """Build a figure and keep its bytes (`render_results` writes them all at once at the
+        end); a figure its data cannot make is left out with a note."""
+        fig = None
+
+        def draw():
+            nonlocal fig
+            fig = build()
+
+        _guarded(self.rendered, f"{caption} ({stem})", draw)
+        if fig is None:
+            return
         png = style.figure_bytes(fig, "png")
         data = png if self.fmt == "png" else style.figure_bytes(fig, self.fmt)
-        path = write_bytes(self.out / f"{stem}.{self.fmt}", data)
-        self.rendered.written.append(path)
+        self.files[self.out / f"{stem}.{self.fmt}"] = data
         self.report.append(ReportFigure(stem, caption, png))
 
 
@@ -119,19 +133,38 @@ def render_results(results_dir: str | Path, *, out: str | Path | None = None, fm
     k_values = [check_scalar(k, "K", kind=int, low=1) for k in k_values]
     results = load_results(results_dir)
     out = Path(out) if out is not None else results.path / "plots"
-    rendered = Rendered(notes=list(results.notes))
-    out.mkdir(parents=True, exist_ok=True)
+    if not str(out).strip():
+        raise NoisylabError("--out must name a folder, got ''")
+    check_writable(out)
+    rendered = Rendered()
     writer = _Writer(out, fmt, results, rendered)
     runs, summary = results.runs, results.summary
     for (dataset,) in groups(summary, "dataset"):
         part = summary[summary["dataset"] == dataset]
-        _summary_figures(writer, results, dataset, part, analytic, k_values)
+        _guarded(rendered, f"{dataset}: the summary figures",
+                 partial(_summary_figures, writer, results, dataset, part, analytic, k_values))
         _run_figures(writer, results, dataset, runs[runs["dataset"] == dataset])
-    path = write_text(out / "report.html", build_report(
-        name=results.path.name, summary=summary, figures=writer.report, notes=rendered.notes,
-        metadata=results.metadata, config=results.config))
-    rendered.written.append(path)
+    # notes of the folder, then those found while reading per-run files, then the figures'
+    rendered.notes = list(dict.fromkeys([*results.notes, *rendered.notes]))
+    report = build_report(name=results.path.name, summary=summary, figures=writer.report,
+                          notes=rendered.notes, metadata=results.metadata,
+                          config=results.config)
+    files = {**writer.files, out / "report.html": report.encode("utf-8")}
+    # all files or none: a full disk leaves neither half the figures nor a plots/ folder
+    with created_folder(out):
+        rendered.written.extend(write_files(files))
     return rendered
+
+
+def _guarded(rendered: Rendered, what: str, draw) -> None:
+    """Draw one figure (or group of figures); data a figure cannot take (a damaged per-run
+    file that passed the readers' checks) skips it with a note instead of stopping the rest."""
+    try:
+        draw()
+    except (NoisylabError, ValueError, TypeError, IndexError, KeyError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        rendered.notes.append(f"{what} could not be drawn ({type(exc).__name__}: {text}); "
+                              "left out.")
 
 
 def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.DataFrame,
@@ -155,13 +188,14 @@ def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.D
             notes += extra                 # the figure says which form it drew, from which runs
     writer.save(writer.stem("accuracy_vs_noise", dataset=dataset),
                 f"{dataset}: test accuracy and weighted F1 against noise level",
-                curves.accuracy_vs_noise(part, analytic=overlay, dataset=dataset, notes=notes))
+                partial(curves.accuracy_vs_noise, part, analytic=overlay, dataset=dataset,
+                        notes=notes))
     writer.save(writer.stem("f1_true_vs_noisy", dataset=dataset),
                 f"{dataset}: weighted F1 against true and against noisy test labels",
-                curves.f1_true_vs_noisy(part, dataset=dataset, notes=notes))
+                partial(curves.f1_true_vs_noisy, part, dataset=dataset, notes=notes))
     writer.save(writer.stem("memorization", dataset=dataset),
                 f"{dataset}: training accuracy against noisy/true labels and detection AUROC",
-                curves.memorization(part, dataset=dataset, notes=notes))
+                partial(curves.memorization, part, dataset=dataset, notes=notes))
 
 
 def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataFrame) -> None:
@@ -189,7 +223,8 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
         if histories:
             writer.save(writer.stem("training_curves", dataset=dataset, noise=noise, model=model),
                         f"{where}: loss and accuracy per epoch",
-                        curves.training_curves(histories, best_epochs=best, dataset=dataset,
+                        partial(curves.training_curves, histories, best_epochs=best,
+                                dataset=dataset,
                                                model=model, noise=noise, notes=figure_notes,
                                                val_policy=_val_policy(subset)))
 
@@ -209,7 +244,7 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
             writer.save(writer.stem("softmax_histograms", dataset=dataset, noise=noise,
                                     model=model),
                         f"{where}: softmax output by noise level",
-                        outputs.softmax_histograms(predictions, class_names=class_names,
+                        partial(outputs.softmax_histograms, predictions, class_names=class_names,
                                                    dataset=dataset, model=model, noise=noise,
                                                    notes=figure_notes))
             _prediction_grid(writer, results, subset, dataset, noise, model)
@@ -225,7 +260,7 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
     if transitions:
         writer.save(writer.stem("noise_matrix", dataset=dataset),
                     f"{dataset}: realized transition matrix of each noise kind",
-                    outputs.noise_matrix(transitions, class_names=class_names,
+                    partial(outputs.noise_matrix, transitions, class_names=class_names,
                                                  dataset=dataset))
 
 
@@ -257,7 +292,7 @@ def _prediction_grid(writer: _Writer, results: Results, subset: pd.DataFrame, da
     y_pred = np.argmax(arrays["probs"], axis=1)
     writer.save(writer.stem("prediction_grid", dataset=dataset, noise=noise, model=model),
                 f"{where}: test predictions at γ = {level:g}",
-                outputs.prediction_grid(arrays["images"], arrays["y_true"],
+                partial(outputs.prediction_grid, arrays["images"], arrays["y_true"],
                                                 arrays["y_noisy"], y_pred,
                                                 class_names=arrays.get("class_names"),
                                                 dataset=dataset, model=model, noise=noise,

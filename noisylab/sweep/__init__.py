@@ -22,11 +22,12 @@ defined in `grid`. Nothing here prints: progress goes to a `Progress` object own
 from noisylab.sweep.execute import PreparedRun, RunOutcome, execute_run
 from noisylab.sweep.executors import EXECUTORS, Executor, SequentialExecutor, TaskFailure
 from noisylab.sweep.grid import Run, expand
-from noisylab.sweep.plan import SweepPlan, plan_sweep
+from noisylab.sweep.plan import MAX_RUNS, SweepPlan, plan_sweep
 from noisylab.sweep.runner import Progress, SweepResult, device_name, load_trainer, run_sweep
 
 __all__ = [
     "EXECUTORS",
+    "MAX_RUNS",
     "Executor",
     "PreparedRun",
     "Progress",

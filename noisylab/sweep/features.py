@@ -46,7 +46,10 @@ def has_cached_features(folder: str | Path, key: str) -> bool:
 def read_cached_features(folder: str | Path, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(train features, test features) of ``key`` from ``folder``."""
     train, test = _paths(Path(folder), key)
-    return np.load(train, allow_pickle=False), np.load(test, allow_pickle=False)
+    from noisylab.readers import read_npy
+
+    return (read_npy(train, what="cached features file"),
+            read_npy(test, what="cached features file"))
 
 
 def write_cached_features(folder: str | Path, key: str, train: np.ndarray,

@@ -8,10 +8,13 @@ known in advance.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from noisylab.config import SweepConfig, config_hash
 from noisylab.errors import NoisylabError
@@ -19,6 +22,9 @@ from noisylab.results import ResultsFolder
 from noisylab.sweep.grid import GridPoint, Run, expand
 from noisylab.sweep.naming import FolderChoice, choose_folder
 from noisylab.validate import check_choice, check_names
+
+#: The largest grid `plan_sweep` accepts without ``max_runs=None`` (the CLI's ``--yes``).
+MAX_RUNS = 10_000
 
 #: The option of a ``label_sets`` kind (human) that lists its grid points in a sweep.
 LABEL_SETS_OPTION = "label_sets"
@@ -173,13 +179,81 @@ def load_datasets(config: SweepConfig, *, data_dir: str | Path = "data") -> dict
                 f"got {config.subset}")
         if config.val == "clean" and len(ds.y_test) < 2:
             raise NoisylabError(f"val clean needs >= 2 test images in {name}, got {len(ds.y_test)}")
+        check_dataset_shape(name, ds, config)
         loaded[name] = ds
     return loaded
 
 
+def check_dataset_shape(name: str, ds, config: SweepConfig) -> None:
+    """Refuse a dataset no run could train on: fewer than 2 classes, an image axis of size 0,
+    or a training set (after ``subset`` and a noisy validation split) without room for every
+    class."""
+    L = ds.num_classes
+    present = len(np.unique(ds.y_train))
+    if L < 2 or present < 2:
+        raise NoisylabError(f"{name} must have at least 2 classes in its training labels, "
+                            f"got {present}")
+    shape = tuple(int(v) for v in ds.x_train.shape[1:])
+    if not shape or min(shape) < 1:
+        raise NoisylabError(f"{name} images must have a height, width and channels of at "
+                            f"least 1, got shape {shape}")
+    n_used = config.subset if config.subset is not None else len(ds.y_train)
+    if n_used < L:
+        raise NoisylabError(f"subset must be at least the number of classes of {name} ({L}), "
+                            f"so that every class can be in the training set, got {n_used}")
+    if config.val == "noisy":
+        n_fit = n_used - max(1, round(config.val_fraction * n_used))
+        if n_fit < L:
+            raise NoisylabError(
+                f"val noisy holds out {n_used - n_fit} of the {n_used} training images of "
+                f"{name}, leaving {n_fit} to train on, fewer than its {L} classes; use a "
+                "larger subset or val clean")
+
+
+def check_grid_size(config: SweepConfig, *, max_runs: int | None = MAX_RUNS) -> None:
+    """Refuse a grid of more than ``max_runs`` runs (None: no limit) before it is expanded."""
+    n = config.n_runs
+    if max_runs is not None and n > max_runs:
+        raise NoisylabError(
+            f"the grid has {n:,} runs ({len(config.datasets)} dataset(s) x {len(config.noise)} "
+            f"noise kind(s) x {len(config.levels)} level(s) x {config.repeats} repeat(s) x "
+            f"{len(config.models)} model(s)), more than {max_runs:,}; pass --yes to run it "
+            "anyway")
+
+
+def dry_run_noise(config: SweepConfig, runs: Sequence[Run], datasets: dict[str, Any]) -> None:
+    """Prepare one run per (dataset, noise kind), at its highest level: every noise option
+    value, the subset and the validation split go through the same code the runs use, so a
+    bad value is refused here rather than after the folder exists. Clean-model features
+    (``features: model``) are stood in for by PCA features."""
+    from noisylab.sweep.execute import prepare_run
+    from noisylab.sweep.features import needs_model_features
+
+    chosen: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        key = (run.dataset, run.noise)
+        if key not in chosen or run.level > chosen[key].level:
+            chosen[key] = run
+    for (dataset, kind), run in chosen.items():
+        cfg = config
+        if needs_model_features(run, config):
+            options = {k: dict(v) for k, v in config.noise_options.items()}
+            options["concentrated"]["features"] = "pca"
+            cfg = dataclasses.replace(config, noise_options=options)
+        try:
+            prepare_run(run, config=cfg, config_hash="dry-run", dataset=datasets[dataset])
+        except NoisylabError as exc:
+            raise NoisylabError(f"{kind} noise on {dataset}: {exc}") from None
+        except (ValueError, TypeError, IndexError) as exc:
+            raise NoisylabError(f"{kind} noise on {dataset} with noise_options "
+                                f"{dict(config.noise_options.get(kind, {}))}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                                ) from None
+
+
 def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: bool = False,
                model_names: Sequence[str] | None = None,
-               data_dir: str | Path = "data") -> SweepPlan:
+               data_dir: str | Path = "data", max_runs: int | None = MAX_RUNS) -> SweepPlan:
     """Validate a sweep and decide which runs to do; creates no file or folder.
 
     Parameters
@@ -196,16 +270,23 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
         Valid model names (default: `noisylab.training.models.MODEL_NAMES`, which imports Keras).
     data_dir : path-like
         Where prepared datasets are looked up by name.
+    max_runs : int or None
+        The largest grid accepted (`MAX_RUNS`; None: any, the CLI's ``--yes``).
 
     Raises
     ------
     NoisylabError
         Unknown noise kind, model, executor or dataset, Ray missing for ``executor: ray``, an
-        invalid HDF5 file, a subset larger than the training set, an unwritable output folder,
-        or a folder holding another config.
+        invalid HDF5 file, a dataset with fewer than 2 classes or an empty image axis, a
+        subset larger than the training set or smaller than its class count, a noise option
+        value its injector refuses (dry run), a grid over ``max_runs``, an unwritable output
+        folder, or a folder holding another config.
     """
     check_noise_kinds(config)
+    check_grid_size(config, max_runs=max_runs)
     named = None
+    if out is not None and not str(out).strip():
+        raise NoisylabError("--out must name a folder, got ''")
     if out is None:
         named = choose_folder(config)
         out = named.path
@@ -216,6 +297,7 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     check_models(config, model_names=model_names)
     points = label_set_points(config, datasets, data_dir=data_dir)
     runs = expand(config, points)
+    dry_run_noise(config, runs, datasets)
     done = set() if force else folder.finished(config)
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,

@@ -14,15 +14,18 @@ tested with a fast fake; Keras is imported only where a run trains.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noisylab.results import read_runs
 from noisylab.sweep.executors import (
     EpochEnded,
     Executor,
@@ -201,33 +204,72 @@ def run_sweep(plan: SweepPlan, *, trainer: Callable | None = None,
         executor = make_executor(config.executor,
                                  make_context=functools.partial(WorkerContext, setup),
                                  datasets=plan.datasets, deterministic=config.train.deterministic)
+    existed = folder.path.exists()
+    entries = set(os.listdir(folder.path)) if existed and folder.path.is_dir() else set()
     try:
         with folder.lock():
-            folder.check(config)     # again, under the lock: another sweep may have written it
-            for text in folder.repair():
-                progress.note(text)
-            # Runs that another sweep finished between the plan and the lock are not redone.
-            done_ids = set() if plan.force else folder.finished(config)
-            todo = [r for r in plan.todo if r.run_id not in done_ids]
-            settings = executor.settings() if executor is not None else {
-                "executor": config.executor.kind, "note": "no run to do"}
-            # The device is "unknown" unless TensorFlow trains in this process.
-            folder.create(config, device=device_name(), executor=settings)
-            folder.write_summary()
-            progress.sweep_started(total=len(todo), skipped=len(plan.runs) - len(todo),
-                                   folder=folder.path)
+            # Under the lock: no config.yaml means no sweep has written here, so whatever is
+            # in the folder after a failure before the first finished run is this command's.
+            fresh = not folder.config_file.exists()
             try:
-                result = _execute(plan, todo, executor, progress)
-            finally:
-                # At the end, and after Ctrl-C too: one row per run (a --force rerun appended
-                # newer ones) and a summary.csv that matches runs.csv.
-                folder.repair()
-                folder.write_summary()
+                result = _locked(plan, folder, config, executor, progress)
+            except Exception:
+                if fresh:
+                    _remove_created(folder, existed=existed, entries=entries)
+                raise
     finally:
         if own:
             executor.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _locked(plan: SweepPlan, folder, config, executor: Executor | None,
+            progress: Progress) -> SweepResult:
+    folder.check(config)     # again, under the lock: another sweep may have written it
+    for text in folder.repair():
+        progress.note(text)
+    # Runs that another sweep finished between the plan and the lock are not redone.
+    done_ids = set() if plan.force else folder.finished(config)
+    todo = [r for r in plan.todo if r.run_id not in done_ids]
+    settings = executor.settings() if executor is not None else {
+        "executor": config.executor.kind, "note": "no run to do"}
+    # The device is "unknown" unless TensorFlow trains in this process.
+    folder.create(config, device=device_name(), executor=settings)
+    folder.write_summary()
+    progress.sweep_started(total=len(todo), skipped=len(plan.runs) - len(todo),
+                           folder=folder.path)
+    try:
+        result = _execute(plan, todo, executor, progress)
+    except BaseException:
+        # After Ctrl-C or a refused write too: one row per run and a summary.csv that matches
+        # runs.csv, as far as the disk lets us (the first error is the one reported).
+        with contextlib.suppress(Exception):
+            folder.repair()
+            folder.write_summary()
+        raise
+    # At the end: one row per run (a --force rerun appended newer ones), summary.csv again.
+    folder.repair()
+    folder.write_summary()
+    return result
+
+
+def _remove_created(folder, *, existed: bool, entries: set[str]) -> None:
+    """After a failure in a folder no sweep had written: remove what this command created,
+    unless a run finished (its results are kept)."""
+    with contextlib.suppress(Exception):
+        if folder.runs_csv.is_file() and not read_runs(folder.runs_csv).empty:
+            return
+    if not existed:
+        shutil.rmtree(folder.path, ignore_errors=True)
+        return
+    for name in set(os.listdir(folder.path)) - entries:
+        path = folder.path / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _execute(plan: SweepPlan, todo: list[Run], executor: Executor | None,
