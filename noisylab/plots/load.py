@@ -17,13 +17,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from noisylab.axes import SERIES, with_legacy
 from noisylab.config import parse_levels
 from noisylab.errors import NoisylabError
 from noisylab.results import SUMMARY_KEYS as KEYS
 from noisylab.results import SUMMARY_METRICS as METRICS
 from noisylab.results import summarize
 
+#: Columns runs.csv must have; an axis added later (``method``) takes its legacy value when absent.
 REQUIRED_RUN_COLUMNS = ("run_id", "dataset", "noise", "level", "repeat", "model")
+#: The summary's order: the series keys, then the level.
+ORDER = [k for k in KEYS if k != "level"] + ["level"]
 
 
 @dataclass
@@ -160,13 +164,14 @@ def load_results(path: str | Path) -> Results:
                 f"found: {', '.join(map(str, runs.columns))}"
             )
     if runs.empty:
-        runs = pd.DataFrame(columns=[*REQUIRED_RUN_COLUMNS, *METRICS])
+        runs = with_legacy(pd.DataFrame(columns=[*REQUIRED_RUN_COLUMNS, *METRICS]))
         if runs_csv.is_file():
             notes.append("runs.csv has no finished runs yet: there is nothing to plot.")
     else:
+        runs = with_legacy(runs)
         runs["level"] = pd.to_numeric(runs["level"], errors="coerce")
         runs["repeat"] = pd.to_numeric(runs["repeat"], errors="coerce").astype("Int64")
-        for key in ("dataset", "noise", "model", "run_id"):
+        for key in (*SERIES, "dataset", "run_id"):
             runs[key] = runs[key].astype(str)
         absent = [m for m in METRICS if m not in runs.columns]
         if absent:
@@ -186,24 +191,23 @@ def load_results(path: str | Path) -> Results:
             notes.append("summary.csv is missing; statistics derived from runs.csv.")
         else:
             on_disk = _read_csv(summary_csv)
+            on_disk = with_legacy(on_disk) if not on_disk.empty else on_disk
             if _summary_matches(on_disk, derived):
-                summary = on_disk.sort_values(
-                    ["dataset", "noise", "model", "level"], kind="stable"
-                ).reset_index(drop=True)
+                summary = on_disk.sort_values(ORDER, kind="stable").reset_index(drop=True)
             else:
                 notes.append(
                     "summary.csv does not match runs.csv (sweep still running?); "
                     "statistics derived from runs.csv."
                 )
         singles = summary[summary["n_runs"] == 1]
-        for (dataset, noise, model), part in singles.groupby(["dataset", "noise", "model"],
-                                                              sort=False):
-            everywhere = len(part) == ((summary["dataset"] == dataset)
-                                       & (summary["noise"] == noise)
-                                       & (summary["model"] == model)).sum()
+        for values, part in singles.groupby(["dataset", *SERIES], sort=False):
+            mask = np.ones(len(summary), dtype=bool)
+            for column, value in zip(["dataset", *SERIES], values, strict=True):
+                mask &= (summary[column] == value).to_numpy()
+            everywhere = len(part) == mask.sum()
             where = "every level" if everywhere else "γ = " + ", ".join(
                 f"{v:g}" for v in sorted(part["level"]))
-            notes.append(f"{dataset} · {noise} · {model}: a single repeat at {where}, "
+            notes.append(f"{' · '.join(map(str, values))}: a single repeat at {where}, "
                          "so no ±1 std band there.")
     return Results(path, config, metadata, runs, summary, notes)
 
@@ -218,10 +222,9 @@ def _summary_matches(on_disk: pd.DataFrame, derived: pd.DataFrame) -> bool:
             return False
 
     def key(df: pd.DataFrame) -> set:
-        return {
-            (str(d), str(n), round(float(lv), 9), str(m), int(c))
-            for d, n, lv, m, c in df[need].itertuples(index=False)
-        }
+        return {tuple(round(float(v), 9) if k == "level" else str(v) for k, v in
+                      zip(need, row, strict=True))
+                for row in df[need].itertuples(index=False)}
 
     return key(on_disk) == key(derived)
 
