@@ -103,3 +103,10 @@ def series_key(values: Mapping[str, Any]) -> str:
     figure gids and file names, the same as before methods existed for ``ce``."""
     return ":".join(str(values[a]) for a in SERIES
                     if not (a in LEGACY and values[a] == LEGACY[a]))
+
+
+def where_text(values: Mapping[str, Any]) -> str:
+    """``digits · flip · gce · seed-cnn`` for notes: the given axes' values in axis order, an
+    axis at its legacy value (``ce``) left out as in the run id."""
+    return " · ".join(str(values[a.name]) for a in AXES if a.name in values
+                      and not (a.legacy is not None and values[a.name] == a.legacy))

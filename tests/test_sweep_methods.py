@@ -185,3 +185,43 @@ def test_legacy_folder_resumes_without_redoing_runs(tmp_path):
     # adding a method to the old config is another config: refused in that folder
     with pytest.raises(Exception, match="different config"):
         plan_sweep(resolve(config, methods="ce,gce"), folder, model_names=FAKE_MODELS)
+
+
+# -- with Keras -------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_anchor_points_estimate_digits_flip_T_within_0_15(tmp_path):
+    """Must show: on digits with flip noise at 0.3 the anchor-point T is within 0.15 (max abs
+    entry error) of the realized one; forward with it beats CE."""
+    cfg = SweepConfig(name="t", noise=("flip",), levels=(0.3,), methods=("ce", "forward"))
+    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
+    runs = pd.read_csv(result.runs_csv).set_index("method")
+    error = runs.loc["forward", "transition_error"]
+    print(f"max |T_est - T| = {error:.4f}; test accuracy ce {runs.loc['ce', 'test_accuracy']:.4f}"
+          f", forward {runs.loc['forward', 'test_accuracy']:.4f}")
+    assert error < 0.15
+    with np.load(tmp_path / "r" / "runs" / runs.loc["forward", "run_id"] / "method.npz") as m:
+        est, real = m["transition_estimated"], m["transition_realized"]
+    assert np.allclose(est.sum(axis=1), 1)
+    assert np.max(np.abs(est - real)) == pytest.approx(error)
+    assert np.allclose(np.diag(real), 0.7, atol=0.06)
+
+
+@pytest.mark.slow
+def test_every_method_trains_a_keras_model(tmp_path):
+    """One short run of every method on digits: finite losses, predictions of the right shape,
+    the channel of noise-adaptation saved, backward with T known."""
+    from noisylab.training.methods import METHOD_NAMES
+
+    cfg = SweepConfig(name="t", noise=("flip",), levels=(0.3,), methods=METHOD_NAMES,
+                      method_options={"backward": {"T": "known"}}, subset=400,
+                      train=TrainOptions(epochs=2, patience=1))
+    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
+    assert not result.failed and result.n_done == len(METHOD_NAMES)
+    runs = pd.read_csv(result.runs_csv).set_index("method")
+    assert runs.loc["backward", "oracle"] and not runs.loc["forward", "oracle"]
+    assert runs["test_accuracy"].between(0, 1).all()
+    with np.load(tmp_path / "r" / "runs" / runs.loc["noise-adaptation", "run_id"]
+                 / "method.npz") as m:
+        assert m["channel_initial"].shape == m["channel_final"].shape == (10, 10)
+        assert np.allclose(m["channel_final"].sum(axis=1), 1, atol=1e-5)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from noisylab.axes import SERIES, with_legacy
+from noisylab.axes import SERIES, where_text, with_legacy
 from noisylab.config import parse_levels
 from noisylab.errors import NoisylabError
 from noisylab.results import SUMMARY_KEYS as KEYS
@@ -207,7 +207,8 @@ def load_results(path: str | Path) -> Results:
             everywhere = len(part) == mask.sum()
             where = "every level" if everywhere else "γ = " + ", ".join(
                 f"{v:g}" for v in sorted(part["level"]))
-            notes.append(f"{' · '.join(map(str, values))}: a single repeat at {where}, "
+            label = where_text(dict(zip(["dataset", *SERIES], values, strict=True)))
+            notes.append(f"{label}: a single repeat at {where}, "
                          "so no ±1 std band there.")
     return Results(path, config, metadata, runs, summary, notes)
 

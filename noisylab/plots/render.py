@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from noisylab.atomic import write_bytes, write_text
-from noisylab.axes import AXES, LEGACY
+from noisylab.axes import AXES, LEGACY, where_text
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import (
     Results,
@@ -181,7 +181,8 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
         subset = runs[(runs["noise"] == noise) & (runs["method"] == method)
                       & (runs["model"] == model)]
         levels = pick_levels(subset["level"])
-        where = f"{dataset} · {noise} · {method} · {model}"
+        where = where_text({"dataset": dataset, "noise": noise, "method": method,
+                            "model": model})
         chosen = {lv: representative_run(subset, level=lv) for lv in levels}
 
         histories, best, missing = {}, {}, []
@@ -258,7 +259,7 @@ def _prediction_grid(writer: _Writer, results: Results, subset: pd.DataFrame, da
     level = _shown_level(subset)
     run = representative_run(subset, level=level)
     arrays = read_npz(results, run["run_id"], "predictions")
-    where = f"{dataset} · {noise} · {method} · {model}"
+    where = where_text({"dataset": dataset, "noise": noise, "method": method, "model": model})
     need = ("images", "probs", "y_true", "y_noisy")
     if arrays is None or any(k not in arrays for k in need) or len(arrays["images"]) == 0:
         writer.rendered.notes.append(f"{where}: no test images in {run['run_id']}; "
