@@ -39,8 +39,6 @@ class _BestWeights(keras.callbacks.Callback):
         super().__init__()
         self.patience = patience
         self.monitor = monitor
-        # a loss is minimised, anything else (accuracy) maximised
-        self.sign = -1.0 if monitor.endswith("loss") else 1.0
         self.best = -np.inf
         self.best_epoch = 0  # 0-based
         self.best_weights = None
@@ -53,8 +51,8 @@ class _BestWeights(keras.callbacks.Callback):
         current = (logs or {}).get(self.monitor)
         if current is None:
             raise RuntimeError(f"early stopping monitors {self.monitor!r}, missing from the logs")
-        if self.sign * current > self.best:
-            self.best, self.best_epoch, self.wait = self.sign * current, epoch, 0
+        if current > self.best:
+            self.best, self.best_epoch, self.wait = current, epoch, 0
             self.best_weights = self.model.get_weights()
             return
         self.wait += 1
@@ -214,20 +212,19 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
     opts = spec.resolve(method.options)
     artifacts: dict[str, np.ndarray] = {}
     ce = None
+    if spec.needs_ce_model(opts):
+        ce = _fit(x_train, y_train, x_val, y_val, x_test[:0], options=options,
+                  num_classes=num_classes, seed=seed, dataset_name=dataset_name,
+                  on_epoch_end=None, keep_model=False, loss="sparse_categorical_crossentropy",
+                  channel=None)
     transition = None
     if spec.transition:
         if opts["T"] == "known":
             transition = np.asarray(method.transition, dtype=np.float64)
         else:
-            probs = _noisy_posterior(x_train, y_train, options=options, num_classes=num_classes,
-                                     seed=seed, dataset_name=dataset_name)
-            transition = estimate_transition(probs, filter_outlier=opts["filter_outlier"])
+            transition = estimate_transition(ce.train_probs,
+                                             filter_outlier=opts["filter_outlier"])
             artifacts["transition_estimated"] = transition
-    if spec.ce_first:
-        ce = _fit(x_train, y_train, x_val, y_val, x_test[:0], options=options,
-                  num_classes=num_classes, seed=seed, dataset_name=dataset_name,
-                  on_epoch_end=None, keep_model=False, loss="sparse_categorical_crossentropy",
-                  channel=None)
     channel = None
     if method.name == "noise-adaptation":
         channel = confusion_channel(ce.train_probs.argmax(axis=1), y_train, num_classes)
@@ -236,36 +233,8 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
     return loss, channel, artifacts
 
 
-#: Share of the noisy training samples held out to select the CE model that estimates p(ỹ | x).
-POSTERIOR_HOLDOUT = 0.1
-
-
-def _noisy_posterior(x_train, y_train, *, options, num_classes, seed, dataset_name
-                     ) -> np.ndarray:
-    """p̂(ỹ | x) on the training samples, for anchor points: a CE model fitted to the noisy labels.
-
-    The anchor-point estimator needs the posterior of the *noisy* labels, so the model is
-    selected by its cross-entropy on held-out *noisy* labels (`POSTERIOR_HOLDOUT` of the
-    training samples, stratified by noisy label, drawn from the run's model seed), a proper
-    scoring rule — not by the run's validation accuracy, which under ``val: clean`` rewards the
-    model that ignores the noise and so is overconfident at the anchors. Its softmax on the
-    other training samples is returned.
-    """
-    rng = np.random.default_rng([seed, 1])
-    hold = np.concatenate([
-        rng.permutation(members)[: max(1, round(POSTERIOR_HOLDOUT * members.size))]
-        for members in (np.flatnonzero(y_train == c) for c in range(num_classes))
-        if members.size > 1])
-    keep = np.setdiff1d(np.arange(len(y_train)), hold)
-    result = _fit(x_train[keep], y_train[keep], x_train[hold], y_train[hold], x_train[:0],
-                  options=options, num_classes=num_classes, seed=seed,
-                  dataset_name=dataset_name, on_epoch_end=None, keep_model=False,
-                  loss="sparse_categorical_crossentropy", channel=None, monitor="val_loss")
-    return result.train_probs
-
-
 def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, dataset_name,
-         on_epoch_end, keep_model, loss, channel, monitor: str = "val_accuracy") -> TrainResult:
+         on_epoch_end, keep_model, loss, channel) -> TrainResult:
     """One fresh model trained with ``loss`` (and a noise channel on top when given)."""
     # Free the previous run's graphs and reset layer-name counters so a sweep's memory stays flat.
     keras.backend.clear_session()
@@ -294,7 +263,7 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
             loss=loss,
             metrics=["accuracy"],
         )
-        best = _BestWeights(options.patience, monitor=monitor)
+        best = _BestWeights(options.patience)
         # A NaN/inf loss stops training at once; the sweep then records the run as failed
         # (noisylab.sweep.tasks checks the history) instead of training on garbage.
         callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
