@@ -187,7 +187,7 @@ def test_legacy_folder_resumes_without_redoing_runs(tmp_path):
         plan_sweep(resolve(config, methods="ce,gce"), folder, model_names=FAKE_MODELS)
 
 
-# -- with Keras -------------------------------------------------------------------------------------
+# -- with Keras ---------------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_anchor_points_estimate_digits_flip_T_within_0_15(tmp_path):
