@@ -230,3 +230,39 @@ def test_every_method_trains_a_keras_model(tmp_path):
                  / "method.npz") as m:
         assert m["channel_initial"].shape == m["channel_final"].shape == (10, 10)
         assert np.allclose(m["channel_final"].sum(axis=1), 1, atol=1e-5)
+
+
+# -- plots and report per method ----------------------------------------------------------------
+
+def _two_method_summary():
+    rows = []
+    for method, accs in (("ce", [0.9, 0.6]), ("gce", [0.92, 0.7]), ("sce", [0.91, 0.7])):
+        for level, acc in zip((0.0, 0.5), accs, strict=True):
+            rows.append({"dataset": "digits", "noise": "flip", "level": level, "method": method,
+                         "model": "seed-cnn", "n_runs": 2, "test_accuracy_mean": acc,
+                         "test_accuracy_std": 0.01, "test_f1_mean": acc - 0.01,
+                         "test_f1_std": 0.01})
+    return pd.DataFrame(rows)
+
+
+def test_method_table_marks_the_best_per_column_and_ties():
+    from noisylab.plots.report import build_report, method_table
+
+    table = method_table(_two_method_summary())
+    best = table[table["best"]][["method", "level"]].values.tolist()
+    assert best == [["gce", 0.0], ["gce", 0.5], ["sce", 0.5]]
+    page = build_report(name="x", summary=_two_method_summary(), figures=[])
+    assert "Test accuracy by method" in page
+    assert '<td class="best">0.920 ± 0.010 ★</td>' in page
+
+
+def test_accuracy_figure_has_one_line_per_method():
+    from noisylab.plots import curves
+
+    fig = curves.accuracy_vs_noise(_two_method_summary(), dataset="digits")
+    gids = {ln.get_gid(): ln for ax in fig.axes for ln in ax.lines if ln.get_gid()}
+    assert {"mean:test_accuracy:flip:seed-cnn", "mean:test_accuracy:flip:gce:seed-cnn",
+            "mean:test_accuracy:flip:sce:seed-cnn"} <= set(gids)
+    np.testing.assert_allclose(gids["mean:test_accuracy:flip:gce:seed-cnn"].get_ydata(),
+                               [0.92, 0.7])
+    assert gids["mean:test_accuracy:flip:gce:seed-cnn"].get_label() == "flip · gce"
