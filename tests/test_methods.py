@@ -1,5 +1,6 @@
 """The method registry and the losses: each loss against plain numpy, backward correction's
-unbiasedness, anchor points, and bad options."""
+unbiasedness, anchor points, and bad options. The loss tests import Keras, so they are marked
+slow (the fast suite must not load a framework)."""
 
 from __future__ import annotations
 
@@ -66,12 +67,14 @@ CASES = {
 }
 
 
+@pytest.mark.slow   # imports Keras
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_loss_equals_its_numpy_formula(name):
     options, expected = CASES[name]
     np.testing.assert_allclose(_keras_loss(name, options), expected, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.slow   # imports Keras
 def test_pinned_values():
     # Literal values, so that a wrong formula in both the test and the code still fails.
     np.testing.assert_allclose(_keras_loss("mae"), [0.3, 0.75, 0.1, 0.6], atol=1e-6)
@@ -82,6 +85,7 @@ def test_pinned_values():
                                [1.2, 3.0, 0.4, 2.4], atol=1e-5)
 
 
+@pytest.mark.slow   # imports Keras
 def test_truncated_gce_is_constant_below_k():
     got = _keras_loss("gce", {"q": 0.7, "truncated": True, "k": 0.5})
     lq = (1 - np.maximum(PY, 0.5) ** 0.7) / 0.7
@@ -89,6 +93,7 @@ def test_truncated_gce_is_constant_below_k():
     assert got[1] == pytest.approx(got[3])      # both p_ỹ (0.25, 0.40) below k = 0.5
 
 
+@pytest.mark.slow   # imports Keras
 def test_forward_and_backward_with_a_given_T():
     forward = _keras_loss("forward", {"T": "known"}, transition=T)
     np.testing.assert_allclose(forward, -np.log((P @ T)[np.arange(4), Y]), rtol=1e-5)
@@ -100,6 +105,7 @@ def test_forward_and_backward_with_a_given_T():
                                -np.log(PY), rtol=1e-5)
 
 
+@pytest.mark.slow   # imports Keras
 def test_backward_correction_is_unbiased():
     """E over ỹ ~ T[y] of the backward-corrected loss equals the clean CE loss, for random T."""
     rng = np.random.default_rng(0)
@@ -120,6 +126,7 @@ def test_backward_correction_is_unbiased():
         assert not np.allclose((Tr[y] * fwd).sum(axis=1), -np.log(p[np.arange(7), y]))
 
 
+@pytest.mark.slow   # imports Keras
 def test_noise_channel_layer_applies_its_initial_matrix():
     keras = pytest.importorskip("keras")
     from noisylab.training.methods.losses import NoiseChannel
