@@ -188,6 +188,15 @@ class SweepConfig:
         Independent repeats per grid point (>= 1).
     models : tuple of str
         Model names from `noisylab.training.models.MODEL_NAMES`.
+    methods : tuple of str
+        Training methods from `noisylab.training.methods.METHODS` (default ``ce``, plain
+        cross-entropy); one run per method at every grid point.
+    method_options : dict
+        Options per method, e.g. ``{"gce": {"q": 0.5}}``; checked against the method registry by
+        `noisylab.sweep.plan`, which also drops options given at their default value (so the
+        config, its hash and its folder name are the same whether a default is spelled out or
+        not). Each run's fully resolved options are in its ``runs.csv`` row and in
+        ``metadata.json``.
     val : {'clean', 'noisy'}
         ``clean``: split the clean test set 50/50 (seeded) into validation and test.
         ``noisy``: hold out ``val_fraction`` of the noisy training set.
@@ -217,6 +226,9 @@ class SweepConfig:
     levels: tuple[float, ...] = _option(())
     repeats: int = _option(1, check=_integer(1))
     models: tuple[str, ...] = _option(("seed-cnn",), check=check_names)
+    methods: tuple[str, ...] = _option(("ce",), check=check_names)
+    method_options: Mapping[str, Mapping[str, Any]] = _option(factory=dict,
+                                                              check=_check_options_by_kind)
     val: str = _option("clean", check=lambda v, n: check_choice(v, n, VAL_POLICIES))
     val_fraction: float = _option(0.1, check=_number(0.0, 1.0, "neither"))
     subset: int | None = _option(None, check=functools.partial(check_scalar, kind=int, low=1,
@@ -236,7 +248,7 @@ class SweepConfig:
     def n_runs(self) -> int:
         """Number of runs in the grid."""
         return (len(self.datasets) * len(self.noise) * len(self.levels) * self.repeats
-                * len(self.models))
+                * len(self.methods) * len(self.models))
 
 
 _LEVEL_DECIMALS = 10
@@ -362,7 +374,7 @@ def _from_yaml(value: Any, kind: Any, key: str) -> Any:
     if typing.get_origin(kind) is Mapping or kind is Mapping:
         value = value or {}
         if not isinstance(value, Mapping):
-            raise NoisylabError(f"{key} must be a mapping by noise kind, got {value!r}")
+            raise NoisylabError(f"{key} must be a mapping by name, got {value!r}")
         return {str(k): dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
     if kind is str:
         return str(value)
@@ -489,6 +501,10 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
     return from_dict(base)
 
 
+#: Fields added after results folders existed, with the default at which the hash leaves them out.
+HASH_OMITS_AT_DEFAULT = {"methods": ["ce"], "method_options": {}}
+
+
 def config_hash(config: SweepConfig) -> str:
     """A stable 12-hex-digit hash of everything that decides the runs' results.
 
@@ -498,6 +514,11 @@ def config_hash(config: SweepConfig) -> str:
     """
     data = to_dict(config, executor=False)
     data.pop("name")
+    # Fields added after folders were written are left out at their default, so that those
+    # folders keep their hash (and resume) under this version.
+    for key, default in HASH_OMITS_AT_DEFAULT.items():
+        if data.get(key) == default:
+            data.pop(key)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

@@ -4,15 +4,19 @@ Layout of ``results/<name>/`` — the one description of the folder contract; ``
 the README and the sweep all refer to this one::
 
     config.yaml                 fully resolved SweepConfig (without ``executor``)
-    metadata.json               versions, git commit, git_dirty, device, host, start time and the
-                                executor's settings; every resume appends a session under
-                                ``sessions``
+    metadata.json               versions, git commit, git_dirty, device, host, start time, the
+                                executor's settings and each method's resolved options;
+                                every resume appends a session under ``sessions``
     runs.csv                    one row per finished run (RUN_COLUMNS), one fsynced line appended
                                 per run (`noisylab.csvlog`: a torn last line is repaired)
     failures.csv                runs that failed and are retried on the next start
                                 (FAILURE_COLUMNS); absent when none failed
     .lock                       the running sweep's OS lock (`noisylab.lock`), naming pid and host
     summary.csv                 n_runs and M_mean/M_std per SUMMARY_KEYS (SUMMARY_METRICS)
+    runs/<run_id>/method.npz    what a method estimated, when it did: ``transition_estimated``
+                                and ``transition_realized`` (forward/backward with T
+                                estimated), ``channel_initial``/``channel_final``
+                                (noise-adaptation)
     runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
     runs/<run_id>/predictions.npz   probs (test softmax), y_true, y_noisy, test_index, images
                                 (the first N_IMAGES test images), class_names
@@ -53,19 +57,29 @@ import numpy as np
 
 from noisylab import csvlog
 from noisylab.atomic import atomic_save_npz, remove_temp_files, write_text
+from noisylab.axes import AXIS_NAMES, LEGACY, with_legacy
+from noisylab.axes import SUMMARY_KEYS as AXES_SUMMARY_KEYS
 from noisylab.config import SweepConfig, config_hash, load_config, to_yaml
 from noisylab.errors import NoisylabError
 from noisylab.lock import FolderLock
 from noisylab.readers import read_json_mapping, read_npz
 
-#: runs.csv columns, in order.
+#: runs.csv columns, in order: the run id, the config hash, the grid's axes
+#: (`noisylab.axes.AXES`), then how the run was made and what it measured.
 RUN_COLUMNS = (
-    "run_id", "config_hash", "dataset", "noise", "level", "repeat", "model", "val_policy",
+    "run_id", "config_hash", *AXIS_NAMES, "method_options", "oracle", "val_policy",
     "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
     "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
-    "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap",
+    "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap", "transition_error",
     "best_epoch", "epochs", "train_seconds", "images_per_second",
 )
+#: Columns added after results folders existed, with the value they have in those folders'
+#: runs: axes at their legacy value (``method``: ``ce``), no options, no oracle information, no
+#: estimated transition. A runs.csv without them is read with these values and upgraded to the
+#: current columns when a sweep resumes it (`ResultsFolder.repair`).
+ADDED_COLUMNS = {**LEGACY, "method_options": "{}", "oracle": False, "transition_error": None}
+#: The columns of runs.csv files written before `ADDED_COLUMNS` existed.
+LEGACY_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ADDED_COLUMNS)
 #: Columns that measure time and so differ between otherwise identical runs.
 TIMING_COLUMNS = ("train_seconds", "images_per_second")
 #: Metrics averaged in summary.csv.
@@ -73,7 +87,8 @@ SUMMARY_METRICS = (
     "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy", "train_acc_noisy",
     "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate",
 )
-SUMMARY_KEYS = ("dataset", "noise", "level", "model")
+#: What summary.csv groups by: every axis but the repeat.
+SUMMARY_KEYS = AXES_SUMMARY_KEYS
 #: failures.csv columns, in order.
 FAILURE_COLUMNS = ("run_id", "config_hash", "error_type", "message", "error_file")
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -128,22 +143,24 @@ def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
 
 
 def summarize(runs):
-    """summary.csv's table from runs.csv's: one row per (dataset, noise, level, model).
+    """summary.csv's table from runs.csv's: one row per (dataset, noise, level, method, model).
 
     Parameters
     ----------
     runs : pandas.DataFrame
-        With the `SUMMARY_KEYS` columns; metrics of `SUMMARY_METRICS` that are absent (an older
-        or hand-edited runs.csv) are left out of the summary.
+        With the `SUMMARY_KEYS` columns (an axis added later, absent in an older frame, takes
+        its legacy value: ``method`` = ``ce``); metrics of `SUMMARY_METRICS` that are absent
+        (an older or hand-edited runs.csv) are left out of the summary.
 
     Returns
     -------
     pandas.DataFrame
-        ``dataset, noise, level, model, n_runs`` and ``M_mean, M_std`` per metric (std with
-        ddof=1, NaN for a single run), sorted by dataset, noise, model, level.
+        `SUMMARY_KEYS`, ``n_runs`` and ``M_mean, M_std`` per metric (std with ddof=1, NaN for a
+        single run), sorted by the keys with the level last.
     """
     import pandas as pd
 
+    runs = with_legacy(runs)
     metrics = [m for m in SUMMARY_METRICS if m in runs.columns]
     columns = [*SUMMARY_KEYS, "n_runs"]
     for m in metrics:
@@ -157,7 +174,8 @@ def summarize(runs):
     stats = grouped[metrics].agg(["mean", "std"])  # pandas' std has ddof=1
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
     out = stats.join(grouped.size().rename("n_runs"))
-    out = out.reset_index().sort_values(["dataset", "noise", "model", "level"], kind="stable")
+    order = [k for k in SUMMARY_KEYS if k != "level"] + ["level"]
+    out = out.reset_index().sort_values(order, kind="stable")
     return out[columns].reset_index(drop=True)
 
 
@@ -185,15 +203,15 @@ def _number_ok(text: str) -> bool:
     return True
 
 
-def check_run_fields(fields: list[str]) -> str | None:
-    """What is wrong with one runs.csv line (its fields in `RUN_COLUMNS` order), or None.
+def check_run_fields(fields: list[str], columns: tuple[str, ...] = RUN_COLUMNS) -> str | None:
+    """What is wrong with one runs.csv line (its fields in ``columns`` order), or None.
 
     A run id must be there, the config hash must be a word of letters and digits (the sweep
     then compares it with its own), and every metric of
     `SUMMARY_METRICS` must be a number (or empty/``nan``), so that a damaged row is never
     taken for a finished run.
     """
-    row = dict(zip(RUN_COLUMNS, fields, strict=True))
+    row = dict(zip(columns, fields, strict=True))
     if not row["run_id"].strip():
         return "the run_id is empty"
     if not _HASH.match(row["config_hash"]):
@@ -227,13 +245,44 @@ def read_runs(path: str | os.PathLike, *, notes: list[str] | None = None):
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    header = _header(RUN_COLUMNS)
-    lines, torn = csvlog.split_lines(path, header, check=check_run_fields)
+    columns = _columns_of(path)
+    header = _header(columns)
+    lines, torn = csvlog.split_lines(path, header,
+                                     check=lambda fields: check_run_fields(fields, columns))
     if torn is not None and notes is not None:
         notes.append(f"{path}: its last line was cut short by a crash and is left out")
     frame = pd.read_csv(io.StringIO(header + "".join(lines)), keep_default_na=True,
                         dtype={"run_id": str, "config_hash": str})
+    if columns != RUN_COLUMNS:
+        frame = frame.assign(**{c: v for c, v in ADDED_COLUMNS.items() if c not in frame})
+        frame = frame[list(RUN_COLUMNS)]
     return frame.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+
+
+def _columns_of(path: Path) -> tuple[str, ...]:
+    """`LEGACY_RUN_COLUMNS` when runs.csv starts with their header, else `RUN_COLUMNS`."""
+    legacy = _header(LEGACY_RUN_COLUMNS).encode("utf-8")
+    with open(path, "rb") as fh:
+        start = fh.read(len(legacy))
+    return LEGACY_RUN_COLUMNS if start == legacy else RUN_COLUMNS
+
+
+def upgrade_runs_csv(path: str | os.PathLike) -> bool:
+    """Rewrite a runs.csv of `LEGACY_RUN_COLUMNS` with `RUN_COLUMNS` (atomically).
+
+    Each row keeps its values and gets `ADDED_COLUMNS`' legacy ones; a torn last line is
+    dropped (its run is redone). Returns whether the file was rewritten.
+    """
+    path = Path(path)
+    if not path.is_file() or _columns_of(path) != LEGACY_RUN_COLUMNS:
+        return False
+    lines, _ = csvlog.split_lines(path, _header(LEGACY_RUN_COLUMNS))
+    out = [_header(RUN_COLUMNS)]
+    for fields in csv.reader(io.StringIO("".join(lines))):
+        row = {**ADDED_COLUMNS, **dict(zip(LEGACY_RUN_COLUMNS, fields, strict=True))}
+        out.append(format_row(row, RUN_COLUMNS))
+    write_text(path, "".join(out))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,12 +465,18 @@ class ResultsFolder:
         return FolderLock(self.path)
 
     def repair(self) -> list[str]:
-        """Drop a torn last line and older duplicates from runs.csv; a note per change."""
-        return csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run",
-                             check=check_run_fields)
+        """Upgrade an older runs.csv to the current columns, drop a torn last line and older
+        duplicates; a note per change."""
+        notes = []
+        if upgrade_runs_csv(self.runs_csv):
+            notes.append(f"{self.runs_csv}: added the columns "
+                         f"{', '.join(ADDED_COLUMNS)} (its runs are method ce)")
+        return notes + csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run",
+                                     check=check_run_fields)
 
     def create(self, config: SweepConfig, *, device: str = "unknown",
-               executor: Mapping[str, Any] | None = None) -> None:
+               executor: Mapping[str, Any] | None = None,
+               methods: Mapping[str, Any] | None = None) -> None:
         """Create the folder, clear temporary files of a killed run, write config and metadata.
 
         metadata.json keeps the first session's fields at the top level and lists every session
@@ -434,6 +489,8 @@ class ResultsFolder:
         env = environment(device=device)
         if executor is not None:
             env["executor"] = dict(executor)
+        if methods:
+            env["methods"] = dict(methods)
         meta: dict[str, Any] = self.read_metadata() if self.metadata_file.is_file() else {}
         if not meta:
             meta = {**env, "config_hash": config_hash(config)}
@@ -450,8 +507,10 @@ class ResultsFolder:
 
     def write_run_files(self, run_id: str, *, history: Mapping[str, list[float]],
                         predictions: Mapping[str, np.ndarray],
-                        noise: Mapping[str, np.ndarray]) -> Path:
-        """Write ``runs/<run_id>/`` (history.csv, predictions.npz, noise.npz), each atomically."""
+                        noise: Mapping[str, np.ndarray],
+                        method: Mapping[str, np.ndarray] | None = None) -> Path:
+        """Write ``runs/<run_id>/`` (history.csv, predictions.npz, noise.npz and, when a method
+        estimated something, method.npz), each atomically."""
         folder = self.run_dir(run_id)
         existed = folder.exists()
         written = []
@@ -460,6 +519,8 @@ class ResultsFolder:
             written.append(write_text(folder / "history.csv", history_csv(history)))
             written.append(atomic_save_npz(folder / "predictions.npz", **predictions))
             written.append(atomic_save_npz(folder / "noise.npz", **noise))
+            if method:
+                written.append(atomic_save_npz(folder / "method.npz", **method))
         except BaseException:
             # No half-written run folder: its row is not written, so its files go too.
             for path in written:
@@ -479,6 +540,7 @@ class ResultsFolder:
         missing = [c for c in RUN_COLUMNS if c not in row]
         if missing:
             raise KeyError(f"runs.csv row misses columns: {', '.join(missing)}")
+        upgrade_runs_csv(self.runs_csv)
         csvlog.append_line(self.runs_csv, format_row(row, RUN_COLUMNS), _header(RUN_COLUMNS))
 
     # -- failures ----------------------------------------------------------------------------

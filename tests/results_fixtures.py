@@ -58,7 +58,7 @@ def make_results_folder(path: Path, *, noise=("random", "symmetric"),
                         levels=(0.0, 0.2, 0.4, 0.6, 0.8), repeats=2, models=("seed-cnn",),
                         datasets=("digits",), finished: int | None = None,
                         write_summary: bool = True, run_files: bool = True,
-                        seed: int = 0) -> Path:
+                        seed: int = 0, methods=("ce",)) -> Path:
     """A results folder like `noisylab sweep` writes, with plausible made-up numbers.
 
     ``finished`` keeps only the first so many runs (a sweep still running); ``write_summary``
@@ -67,7 +67,8 @@ def make_results_folder(path: Path, *, noise=("random", "symmetric"),
     rng = np.random.default_rng(seed)
     path.mkdir(parents=True, exist_ok=True)
     config = {"name": path.name, "seed": seed, "datasets": list(datasets), "noise": list(noise),
-              "levels": list(levels), "repeats": repeats, "models": list(models), "val": "clean",
+              "levels": list(levels), "repeats": repeats, "models": list(models),
+              "methods": list(methods), "val": "clean",
               "train": {"model": models[0], "epochs": 6, "patience": 2}, "noise_options": {},
               "subset": None}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
@@ -76,15 +77,18 @@ def make_results_folder(path: Path, *, noise=("random", "symmetric"),
     rows = []
     for dataset in datasets:
         for kind in noise:
-            for model in models:
+            for model, method in ((m, t) for m in models for t in methods):
                 for level in levels:
                     for repeat in range(repeats):
-                        run_id = make_run_id(dataset, kind, level, repeat, model)
+                        run_id = make_run_id(dataset, kind, level, repeat, model, method)
                         base = 0.97 * (1 - level ** 3) if kind == "random" else 0.95 - 0.5 * level
+                        base += 0.02 * methods.index(method)
                         acc = float(np.clip(base + rng.normal(0, 0.02), 0, 1))
                         rows.append({
                             "run_id": run_id, "config_hash": "h", "dataset": dataset,
                             "noise": kind, "level": level, "repeat": repeat, "model": model,
+                            "method": method, "method_options": "{}", "oracle": False,
+                            "transition_error": np.nan,
                             "val_policy": "clean", "seed_split": 1, "seed_noise": 2,
                             "seed_model": 3, "n_train": N_TRAIN, "n_val": 20, "n_test": N_TEST,
                             "realized_noise_rate": level * 0.9, "test_accuracy": acc,

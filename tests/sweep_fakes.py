@@ -25,7 +25,8 @@ def _probs(means, x):
 
 
 def fake_train(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed,
-               dataset_name=None, on_epoch_end=None, keep_model=False, epoch_sleep=0.0):
+               dataset_name=None, on_epoch_end=None, keep_model=False, epoch_sleep=0.0,
+               method=None):
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     flat = x_train.reshape(len(x_train), -1).astype(np.float64) / 255.0
@@ -48,7 +49,10 @@ def fake_train(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, 
     return TrainResult(history=history, best_epoch=epochs, epochs=epochs,
                       test_probs=_probs(means, x_test), train_probs=_probs(means, x_train),
                       train_seconds=seconds, images_per_second=len(x_train) * epochs / seconds,
-                      model=means if keep_model else None)
+                      model=means if keep_model else None,
+                      artifacts={} if method is None else
+                      {"method_seen": np.asarray([method.name]),
+                       "transition_given": np.asarray(method.transition)})
 
 
 def fake_extract(model, x):

@@ -53,8 +53,8 @@ def test_load_reads_summary_and_agrees_with_runs(synthetic):
 def test_summarize_schema_and_single_run_std_is_nan(synthetic):
     runs = load_results(synthetic).runs
     single = summarize(runs[runs["repeat"] == 0])
-    assert list(single.columns[:5]) == ["dataset", "noise", "level", "model", "n_runs"]
-    assert [c for c in single.columns[5:]] == [f"{m}_{s}" for m in METRICS
+    assert list(single.columns[:6]) == ["dataset", "noise", "level", "method", "model", "n_runs"]
+    assert [c for c in single.columns[6:]] == [f"{m}_{s}" for m in METRICS
                                                for s in ("mean", "std")]
     assert single["test_accuracy_std"].isna().all()
     assert list(single["noise"]) == sorted(single["noise"])

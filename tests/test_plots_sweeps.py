@@ -155,7 +155,7 @@ def test_index_table_facts(tmp_path):
     assert m.name == "sub/m" and m.datasets == ("mnist",)
     assert sorted(rendered.figures) == ["digits", "mnist"]
     page = rendered.index.read_text()
-    assert "<th>methods</th>" not in page          # no sweep has a method column
+    assert "<th>methods</th>" not in page          # every sweep is plain ce
 
 
 def test_method_column_is_shown_and_missing_means_ce(tmp_path):
@@ -163,8 +163,10 @@ def test_method_column_is_shown_and_missing_means_ce(tmp_path):
     tiny(root / "old")
     new = tiny(root / "new")
     runs = pd.read_csv(new / "runs.csv")
-    runs.insert(runs.columns.get_loc("model") + 1, "method", "gce")
+    runs["method"] = "gce"
     runs.to_csv(new / "runs.csv", index=False)
+    old = pd.read_csv(root / "old" / "runs.csv")     # a folder written before methods existed
+    old.drop(columns=["method"]).to_csv(root / "old" / "runs.csv", index=False)
     rendered = render_sweeps(root, analytic=False)
     by_name = {e.name: e for e in rendered.entries}
     assert by_name["new"].methods == ("gce",) and by_name["old"].methods is None

@@ -103,8 +103,8 @@ def test_summary_groups_sorts_and_uses_ddof_1():
     assert math.isnan(table["test_accuracy_std"][0])
     for m in SUMMARY_METRICS:
         assert f"{m}_mean" in table and f"{m}_std" in table
-    assert list(summarize(pd.DataFrame(columns=list(RUN_COLUMNS))).columns[:5]) == [
-        "dataset", "noise", "level", "model", "n_runs"]
+    assert list(summarize(pd.DataFrame(columns=list(RUN_COLUMNS))).columns[:6]) == [
+        "dataset", "noise", "level", "method", "model", "n_runs"]
 
 
 def test_history_csv():

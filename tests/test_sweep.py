@@ -132,7 +132,7 @@ def test_sweep_writes_the_schema(tmp_path):
     assert (sym["test_f1_noisy"] < sym["test_f1"]).all()
 
     summary = pd.read_csv(result.summary_csv)
-    assert list(summary.columns[:5]) == ["dataset", "noise", "level", "model", "n_runs"]
+    assert list(summary.columns[:6]) == ["dataset", "noise", "level", "method", "model", "n_runs"]
     assert "test_accuracy_mean" in summary and "realized_noise_rate_std" in summary
     assert len(summary) == 4 and (summary["n_runs"] == 2).all()
     one = runs[(runs["noise"] == "random") & (runs["level"] == 0.5)]["test_accuracy"]

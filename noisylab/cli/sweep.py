@@ -136,17 +136,18 @@ def _summary_table(summary_csv: Path):
     import pandas as pd
     from rich.table import Table
 
+    from noisylab.axes import SUMMARY_KEYS, with_legacy
     from noisylab.results import format_mean_std
 
     table = Table(title=f"summary ({summary_csv})")
-    for name in ("dataset", "noise", "model", "level", "n"):
+    keys = [k for k in SUMMARY_KEYS if k != "level"]
+    for name in (*keys, "level", "n"):
         table.add_column(name, justify="right" if name in ("level", "n") else "left")
     for _, label in _TABLE_METRICS:
         table.add_column(label, justify="right")
-    frame = pd.read_csv(summary_csv)
+    frame = with_legacy(pd.read_csv(summary_csv))
     for _, row in frame.iterrows():
-        cells = [str(row["dataset"]), str(row["noise"]), str(row["model"]),
-                 f"{row['level']:.3f}", str(int(row["n_runs"]))]
+        cells = [*(str(row[k]) for k in keys), f"{row['level']:.3f}", str(int(row["n_runs"]))]
         for metric, _ in _TABLE_METRICS:
             cells.append(format_mean_std(row[f"{metric}_mean"], row[f"{metric}_std"]))
         table.add_row(*cells)
@@ -162,6 +163,8 @@ def _summary_table(summary_csv: Path):
 @click.option("--levels", help="Levels as start:stop:step (stop included) or a list 0,0.2,0.4.")
 @click.option("--repeats", type=int, help="Repeats per grid point (>= 1).")
 @click.option("--model", help="Model(s), comma-separated, e.g. seed-cnn.")
+@click.option("--method", help="Training method(s), comma-separated, e.g. ce,gce,forward "
+              "(default ce; options in the YAML's method_options).")
 @click.option("--epochs", type=int, help="Maximum epochs per run.")
 @click.option("--patience", type=int, help="Early-stopping patience (epochs).")
 @click.option("--batch-size", type=int, help="Batch size.")
@@ -193,10 +196,10 @@ def _summary_table(summary_csv: Path):
 @click.option("--num-gpus", type=float, help="GPUs per run for --executor ray, e.g. 0.25 (default "
               "0).")
 @user_errors
-def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience, batch_size,
+def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, patience, batch_size,
           lr, val, subset, seed, deterministic, name, out, force, yes, executor, workers,
           max_runs_per_worker, ray_address, num_cpus, num_gpus):
-    """Train a fresh model per dataset x noise x level x repeat x model and record metrics.
+    """Train a fresh model per dataset x noise x level x repeat x method x model; record metrics.
 
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
     CPU cores), in results/default. Without --out each variation gets its own folder, named
@@ -214,8 +217,8 @@ def sweep(config_path, dataset, noise, levels, repeats, model, epochs, patience,
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
-                     models=model, epochs=epochs, patience=patience, batch_size=batch_size,
-                     learning_rate=lr, val=val, subset=subset, seed=seed,
+                     models=model, methods=method, epochs=epochs, patience=patience,
+                     batch_size=batch_size, learning_rate=lr, val=val, subset=subset, seed=seed,
                      deterministic=deterministic, name=name, executor=executor,
                      workers=workers, max_runs_per_worker=max_runs_per_worker,
                      ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus)

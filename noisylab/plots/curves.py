@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from noisylab.axes import SERIES, series_key, series_label, with_legacy
 from noisylab.plots import style
 from noisylab.plots.load import groups
 
@@ -21,6 +22,23 @@ LEVEL_LABEL = "noise level γ (fraction of training labels)"
 
 def _label(noise: str, model: str, many_models: bool) -> str:
     return f"{noise} · {model}" if many_models else str(noise)
+
+
+def _varying(summary: pd.DataFrame) -> set[str]:
+    """The series axes with more than one value in ``summary``."""
+    return {a for a in SERIES if a in summary.columns and summary[a].nunique() > 1}
+
+
+def _series(summary: pd.DataFrame) -> list[dict]:
+    """Each series (noise, method, model) of ``summary`` as a dict, in order of appearance."""
+    return [dict(zip(SERIES, values, strict=True)) for values in groups(summary, *SERIES)]
+
+
+def _part(summary: pd.DataFrame, values: dict) -> pd.DataFrame:
+    mask = np.ones(len(summary), dtype=bool)
+    for column, value in values.items():
+        mask &= (summary[column] == value).to_numpy()
+    return summary[mask]
 
 
 def _mean_std(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,12 +55,14 @@ def _mean_std(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray,
 
 def _draw_metric(ax, summary: pd.DataFrame, metric: str, *, linestyle: str = "-",
                  suffix: str = "", band: bool = True) -> int:
-    """Mean line with markers and a ±1 std band per (noise, model); returns lines drawn."""
-    pairs = groups(summary, "noise", "model")
-    many_models = summary["model"].nunique() > 1 if not summary.empty else False
+    """Mean line with markers and a ±1 std band per series (`noisylab.axes.SERIES`: noise,
+    method, model); returns lines drawn."""
+    summary = with_legacy(summary)
+    varying = _varying(summary)
     drawn = 0
-    for i, (noise, model) in enumerate(pairs):
-        part = summary[(summary["noise"] == noise) & (summary["model"] == model)]
+    for i, values in enumerate(_series(summary)):
+        part = _part(summary, values)
+        key = series_key(values)
         if f"{metric}_mean" not in part.columns:
             continue
         x, mean, std = _mean_std(part, metric)
@@ -51,12 +71,12 @@ def _draw_metric(ax, summary: pd.DataFrame, metric: str, *, linestyle: str = "-"
             continue
         c = style.color(i)
         ax.plot(x[ok], mean[ok], linestyle=linestyle, marker=style.marker(i), markersize=4,
-                color=c, label=_label(noise, model, many_models) + suffix,
-                gid=f"mean:{metric}:{noise}:{model}")
+                color=c, label=series_label(values, varying) + suffix,
+                gid=f"mean:{metric}:{key}")
         has_std = ok & np.isfinite(std)
         if band and has_std.any():
             ax.fill_between(x, mean - std, mean + std, where=has_std, color=c, alpha=0.18,
-                            linewidth=0, gid=f"band:{metric}:{noise}:{model}")
+                            linewidth=0, gid=f"band:{metric}:{key}")
         drawn += 1
     return drawn
 
@@ -125,7 +145,7 @@ def accuracy_vs_noise(summary: pd.DataFrame, *, analytic: pd.DataFrame | None = 
     if not _draw_metric(ax_f1, summary, "test_f1"):
         _empty(ax_f1)
     if analytic is not None and not analytic.empty:
-        pairs = groups(summary, "noise", "model")
+        pairs = [(v["noise"], v["model"]) for v in _series(with_legacy(summary))]
         dotted = ((0, (1, 1.5)), (0, (3, 1, 1, 1)), (0, (1, 3)), (0, (5, 2, 1, 2)))
         for (noise, model, k, best), curve in analytic.groupby(
                 ["noise", "model", "k", "best"], sort=False):

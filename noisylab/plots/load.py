@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from noisylab.axes import SERIES, where_text, with_legacy
 from noisylab.config import parse_levels
 from noisylab.errors import NoisylabError
 from noisylab.readers import read_csv_frame, read_json_mapping, read_yaml_mapping
@@ -23,8 +24,11 @@ from noisylab.results import RUN_COLUMNS, format_row, read_runs, summarize
 from noisylab.results import SUMMARY_KEYS as KEYS
 from noisylab.results import SUMMARY_METRICS as METRICS
 
+#: Columns runs.csv must have; an axis added later (``method``) takes its legacy value when absent.
 REQUIRED_RUN_COLUMNS = ("run_id", "dataset", "noise", "level", "repeat", "model")
 RUNS_HEADER = format_row({c: c for c in RUN_COLUMNS}, RUN_COLUMNS)
+#: The summary's order: the series keys, then the level.
+ORDER = [k for k in KEYS if k != "level"] + ["level"]
 
 
 @dataclass
@@ -169,13 +173,14 @@ def load_results(path: str | Path) -> Results:
                 f"found: {', '.join(map(str, runs.columns))}"
             )
     if runs.empty:
-        runs = pd.DataFrame(columns=[*REQUIRED_RUN_COLUMNS, *METRICS])
+        runs = with_legacy(pd.DataFrame(columns=[*REQUIRED_RUN_COLUMNS, *METRICS]))
         if runs_csv.is_file():
             notes.append("runs.csv has no finished runs yet: there is nothing to plot.")
     else:
+        runs = with_legacy(runs)
         runs["level"] = pd.to_numeric(runs["level"], errors="coerce")
         runs["repeat"] = pd.to_numeric(runs["repeat"], errors="coerce").astype("Int64")
-        for key in ("dataset", "noise", "model", "run_id"):
+        for key in (*SERIES, "dataset", "run_id"):
             runs[key] = runs[key].astype(str)
         absent = [m for m in METRICS if m not in runs.columns]
         if absent:
@@ -199,26 +204,27 @@ def load_results(path: str | Path) -> Results:
                 on_disk = _read_csv(summary_csv)
             except NoisylabError as exc:
                 notes.append(f"{exc}; statistics derived from runs.csv.")
+            if on_disk is not None and not on_disk.empty:
+                on_disk = with_legacy(on_disk)
             if on_disk is None:
                 pass
             elif _summary_matches(on_disk, derived):
-                summary = on_disk.sort_values(
-                    ["dataset", "noise", "model", "level"], kind="stable"
-                ).reset_index(drop=True)
+                summary = on_disk.sort_values(ORDER, kind="stable").reset_index(drop=True)
             else:
                 notes.append(
                     "summary.csv does not match runs.csv (sweep still running?); "
                     "statistics derived from runs.csv."
                 )
         singles = summary[summary["n_runs"] == 1]
-        for (dataset, noise, model), part in singles.groupby(["dataset", "noise", "model"],
-                                                              sort=False):
-            everywhere = len(part) == ((summary["dataset"] == dataset)
-                                       & (summary["noise"] == noise)
-                                       & (summary["model"] == model)).sum()
+        for values, part in singles.groupby(["dataset", *SERIES], sort=False):
+            mask = np.ones(len(summary), dtype=bool)
+            for column, value in zip(["dataset", *SERIES], values, strict=True):
+                mask &= (summary[column] == value).to_numpy()
+            everywhere = len(part) == mask.sum()
             where = "every level" if everywhere else "γ = " + ", ".join(
                 f"{v:g}" for v in sorted(part["level"]))
-            notes.append(f"{dataset} · {noise} · {model}: a single repeat at {where}, "
+            label = where_text(dict(zip(["dataset", *SERIES], values, strict=True)))
+            notes.append(f"{label}: a single repeat at {where}, "
                          "so no ±1 std band there.")
     return Results(path, config, metadata, runs, summary, notes)
 
@@ -233,10 +239,9 @@ def _summary_matches(on_disk: pd.DataFrame, derived: pd.DataFrame) -> bool:
             return False
 
     def key(df: pd.DataFrame) -> set:
-        return {
-            (str(d), str(n), round(float(lv), 9), str(m), int(c))
-            for d, n, lv, m, c in df[need].itertuples(index=False)
-        }
+        return {tuple(round(float(v), 9) if k == "level" else str(v) for k, v in
+                      zip(need, row, strict=True))
+                for row in df[need].itertuples(index=False)}
 
     return key(on_disk) == key(derived)
 

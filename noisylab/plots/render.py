@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from noisylab.atomic import created_folder, write_files
+from noisylab.axes import AXES, LEGACY, where_text
 from noisylab.errors import NoisylabError
 from noisylab.plots import curves, outputs, style
 from noisylab.plots.load import (
@@ -67,12 +68,14 @@ class _Writer:
         # file names follow the sweep's grid, not the runs finished so far, so that they stay the
         # same while a sweep runs
         self.many = {}
-        for key, plural in (("dataset", "datasets"), ("noise", "noise"), ("model", "models")):
-            grid = results.config.get(plural)
+        for axis in AXES:
+            if not axis.series and axis.name != "dataset":
+                continue
+            grid = results.config.get(axis.config_key)
             if isinstance(grid, (list, tuple)):
-                self.many[key] = len(grid) > 1
-            else:
-                self.many[key] = results.runs[key].nunique() > 1
+                self.many[axis.name] = len(grid) > 1
+            elif axis.name in results.runs.columns:
+                self.many[axis.name] = results.runs[axis.name].nunique() > 1
 
     def stem(self, figure: str, **parts: str) -> str:
         pieces = [figure] + [_slug(v) for k, v in parts.items() if self.many.get(k, False)]
@@ -171,6 +174,11 @@ def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.D
                      analytic: bool | str, k_values: list[int]) -> None:
     notes = list(results.notes)
     overlay = None
+    methods = list(dict.fromkeys(part["method"].astype(str)))
+    fitted = LEGACY["method"] if LEGACY["method"] in methods else methods[0]
+    if len(methods) > 1 and analytic:
+        notes.append(f"K-NN overlay fitted to the {fitted} runs.")
+    fit_part = part[part["method"].astype(str) == fitted]
     if analytic:
         num = num_classes(results, dataset)
         if num is None:
@@ -180,7 +188,7 @@ def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.D
             )
         else:
             overlay, extra = curves.analytic_curves(
-                part, num_classes=num, k_values=k_values, form=analytic,
+                fit_part, num_classes=num, k_values=k_values, form=analytic,
                 clean=clean_runs(results, dataset) if analytic == "auto" else None,
                 matrices=realized_matrices(results, dataset),
                 noise_options=results.config.get("noise_options"))
@@ -203,10 +211,12 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
     transitions: dict[str, np.ndarray] = {}
     matrix_done: set[str] = set()  # noise is drawn per kind, not per model: same seeds
     class_names = None
-    for noise, model in groups(runs, "noise", "model"):
-        subset = runs[(runs["noise"] == noise) & (runs["model"] == model)]
+    for noise, method, model in groups(runs, "noise", "method", "model"):
+        subset = runs[(runs["noise"] == noise) & (runs["method"] == method)
+                      & (runs["model"] == model)]
         levels = pick_levels(subset["level"])
-        where = f"{dataset} · {noise} · {model}"
+        where = where_text({"dataset": dataset, "noise": noise, "method": method,
+                            "model": model})
         chosen = {lv: representative_run(subset, level=lv) for lv in levels}
 
         histories, best, missing = {}, {}, []
@@ -221,7 +231,8 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
         if missing:
             add(f"{where}: no history.csv at γ = {_levels_text(missing)}.")
         if histories:
-            writer.save(writer.stem("training_curves", dataset=dataset, noise=noise, model=model),
+            writer.save(writer.stem("training_curves", dataset=dataset, noise=noise,
+                                    method=method, model=model),
                         f"{where}: loss and accuracy per epoch",
                         partial(curves.training_curves, histories, best_epochs=best,
                                 dataset=dataset,
@@ -242,12 +253,12 @@ def _run_figures(writer: _Writer, results: Results, dataset: str, runs: pd.DataF
             figure_notes = [f"no predictions.npz for γ = {_levels_text(missing)}."] if missing \
                 else []
             writer.save(writer.stem("softmax_histograms", dataset=dataset, noise=noise,
-                                    model=model),
+                                    method=method, model=model),
                         f"{where}: softmax output by noise level",
                         partial(outputs.softmax_histograms, predictions, class_names=class_names,
                                                    dataset=dataset, model=model, noise=noise,
                                                    notes=figure_notes))
-            _prediction_grid(writer, results, subset, dataset, noise, model)
+            _prediction_grid(writer, results, subset, dataset, noise, model, method)
 
         if noise not in matrix_done:
             matrix_done.add(noise)
@@ -279,18 +290,19 @@ def _val_policy(runs: pd.DataFrame) -> str | None:
 
 
 def _prediction_grid(writer: _Writer, results: Results, subset: pd.DataFrame, dataset: str,
-                     noise: str, model: str) -> None:
+                     noise: str, model: str, method: str) -> None:
     level = _shown_level(subset)
     run = representative_run(subset, level=level)
     arrays = read_npz(results, run["run_id"], "predictions")
-    where = f"{dataset} · {noise} · {model}"
+    where = where_text({"dataset": dataset, "noise": noise, "method": method, "model": model})
     need = ("images", "probs", "y_true", "y_noisy")
     if arrays is None or any(k not in arrays for k in need) or len(arrays["images"]) == 0:
         writer.rendered.notes.append(f"{where}: no test images in {run['run_id']}; "
                                      "no prediction grid.")
         return
     y_pred = np.argmax(arrays["probs"], axis=1)
-    writer.save(writer.stem("prediction_grid", dataset=dataset, noise=noise, model=model),
+    writer.save(writer.stem("prediction_grid", dataset=dataset, noise=noise, method=method,
+                            model=model),
                 f"{where}: test predictions at γ = {level:g}",
                 partial(outputs.prediction_grid, arrays["images"], arrays["y_true"],
                                                 arrays["y_noisy"], y_pred,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from noisylab.axes import SUMMARY_KEYS, with_legacy
 from noisylab.results import format_mean_std
 
 PAGE_CSS = """
@@ -21,14 +22,16 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 table { border-collapse: collapse; font-size: 0.8rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
 th { background: #f4f4f4; position: sticky; top: 0; }
-td:nth-child(-n+4), th:nth-child(-n+4) { text-align: left; }
+td:nth-child(-n+KEYS), th:nth-child(-n+KEYS) { text-align: left; }
+table.methods td:nth-child(-n+2), table.methods th:nth-child(-n+2) { text-align: left; }
+td.best { font-weight: 700; background: #eaf5ea; }
 .notes { background: #fff7e0; border-left: 4px solid #E69F00; padding: 0.5rem 1rem; }
 .scroll { overflow-x: auto; max-height: 32rem; }
 figure { margin: 1rem 0; } img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.1rem 1rem; font-size: 0.85rem; }
 dt { font-weight: 600; }
-"""
+""".replace("KEYS", str(len(SUMMARY_KEYS)))   # the summary's key columns, left-aligned
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,57 @@ def _summary_table(summary: pd.DataFrame) -> str:
     return table.to_html(index=False, border=0, float_format=lambda v: f"{v:g}", escape=True)
 
 
+def method_table(summary: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+    """Method x (noise, level): ``metric`` mean and std per cell, and the best method per column.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Summary rows (`noisylab.results.summarize`).
+
+    Returns
+    -------
+    DataFrame
+        One row per (dataset, model, method, noise, level) with ``mean``, ``std`` and ``best``
+        (True for the highest mean of its (dataset, model, noise, level) column; ties all
+        marked).
+    """
+    frame = with_legacy(summary)
+    rows = frame[["dataset", "model", "method", "noise", "level"]].copy()
+    rows["mean"] = pd.to_numeric(frame.get(f"{metric}_mean"), errors="coerce")
+    rows["std"] = pd.to_numeric(frame.get(f"{metric}_std"), errors="coerce")
+    column = ["dataset", "model", "noise", "level"]
+    top = rows.groupby(column)["mean"].transform("max")
+    rows["best"] = rows["mean"].notna() & (rows["mean"] == top)
+    return rows.reset_index(drop=True)
+
+
+def _method_table_html(summary: pd.DataFrame) -> str:
+    """The method x (noise, level) table of test accuracy, best per column in bold."""
+    esc = html.escape
+    table = method_table(summary)
+    cols = list(dict.fromkeys(zip(table["noise"], table["level"], strict=True)))
+    head = "".join(f"<th>{esc(str(n))} {lv:g}</th>" for n, lv in cols)
+    out = ['<table class="methods"><thead><tr><th>dataset · model</th><th>method</th>'
+           f"{head}</tr></thead><tbody>"]
+    for (dataset, model, method), part in table.groupby(["dataset", "model", "method"],
+                                                         sort=False):
+        cells = []
+        for noise, level in cols:
+            hit = part[(part["noise"] == noise) & (part["level"] == level)]
+            if hit.empty:
+                cells.append("<td>–</td>")
+                continue
+            row = hit.iloc[0]
+            mark = " class=\"best\"" if row["best"] else ""
+            star = " ★" if row["best"] else ""
+            cells.append(f"<td{mark}>{esc(format_mean_std(row['mean'], row['std']))}{star}</td>")
+        out.append(f"<tr><td>{esc(f'{dataset} · {model}')}</td><td>{esc(str(method))}</td>"
+                   + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFigure],
                  notes: Sequence[str] = (), metadata: Mapping | None = None,
                  config: Mapping | None = None) -> str:
@@ -89,7 +143,8 @@ def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFi
         f"<h1>noisylab report — {esc(name)}</h1>",
     ]
     facts: dict[str, object] = {}
-    for key in ("name", "seed", "datasets", "noise", "levels", "repeats", "models", "val"):
+    for key in ("name", "seed", "datasets", "noise", "levels", "repeats", "methods", "models",
+                "val"):
         if config and key in config:
             value = config[key]
             facts[f"config {key}"] = (", ".join(map(str, value))
@@ -105,6 +160,10 @@ def build_report(*, name: str, summary: pd.DataFrame, figures: Sequence[ReportFi
         parts.append('<div class="notes"><strong>Notes</strong><ul>')
         parts.extend(f"<li>{esc(n)}</li>" for n in notes)
         parts.append("</ul></div>")
+    if not summary.empty and with_legacy(summary)["method"].nunique() > 1:
+        parts.append("<h2>Test accuracy by method (mean ± std over repeats; ★ best per "
+                     "column)</h2>")
+        parts.append(f'<div class="scroll">{_method_table_html(summary)}</div>')
     parts.append("<h2>Summary (mean ± std over repeats)</h2>")
     parts.append(f'<div class="scroll">{_summary_table(summary)}</div>')
     if figures:

@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from noisylab.atomic import write_text
+from noisylab.axes import LEGACY
 from noisylab.config import from_dict
 from noisylab.errors import NoisylabError
 from noisylab.plots import compare, style
@@ -111,10 +112,10 @@ def _extreme(summary: pd.DataFrame, *, best: bool) -> str:
 
 
 def _methods(results: Results) -> tuple[str, ...] | None:
-    """The sweep's methods; None when neither runs.csv nor the config knows of methods."""
-    if "method" in results.runs.columns or "methods" in results.config:
-        return _names(results, "method", "methods")
-    return None
+    """The sweep's methods; None for a sweep of plain cross-entropy only (``ce``, also what a
+    folder written before methods existed holds)."""
+    names = _names(results, "method", "methods")
+    return None if tuple(names) in ((), (LEGACY["method"],)) else names
 
 
 def _describe(results: Results, name: str, status: str, reason: str = "",

@@ -20,6 +20,8 @@ model stream seeds the trainer.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +85,7 @@ class RunOutcome:
     predictions: dict[str, np.ndarray]
     noise: dict[str, np.ndarray]
     work_seconds: float = 0.0   # training and evaluation inside the run (the trainer's call)
+    method: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # method.npz
 
 
 def _inject(labels, run: Run, config: SweepConfig, *, rng, num_classes: int, images,
@@ -179,13 +182,27 @@ def prepare_run(run: Run, *, config: SweepConfig, config_hash: str, dataset,
 
 def train_run(prepared: PreparedRun, *, config: SweepConfig, dataset, trainer: Callable,
               on_epoch_end: Callable[[int, dict], None] | None = None):
-    """Call ``trainer`` on the prepared arrays; returns its `TrainResult`."""
+    """Call ``trainer`` on the prepared arrays; returns its `TrainResult`.
+
+    A run whose method is not ``ce`` also passes ``method=`` a
+    `noisylab.training.result.MethodCall` (with the realized transition of the training
+    samples, oracle information).
+    """
     ds, p = dataset, prepared
     x_val = (ds.x_test if p.val_split == "test" else ds.x_train)[p.val_index]
     options = dataclasses.replace(config.train, model=p.run.model)
+    extra = {}
+    if p.run.method != "ce":
+        from noisylab.training.result import MethodCall
+
+        extra["method"] = MethodCall(
+            name=p.run.method, options=json.loads(p.run.method_options), noise=p.run.noise,
+            level=p.run.level,
+            transition=realized_transition(p.y_fit_true, p.y_fit, ds.num_classes),
+            sample_index=p.fit_index)
     return trainer(ds.x_train[p.fit_index], p.y_fit, x_val, p.y_val, ds.x_test[p.test_index],
                    options=options, num_classes=ds.num_classes, seed=p.run.seed_model,
-                   dataset_name=ds.name, on_epoch_end=on_epoch_end)
+                   dataset_name=ds.name, on_epoch_end=on_epoch_end, **extra)
 
 
 def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 0.0
@@ -197,9 +214,20 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
                           y_test_noisy=p.y_test_noisy, train_probs=result.train_probs,
                           y_train_true=p.y_fit_true, y_train_noisy=p.y_fit, num_classes=L)
     corrupted = p.y_fit != p.y_fit_true
+    artifacts = dict(getattr(result, "artifacts", None) or {})
+    transition = realized_transition(p.y_fit_true, p.y_fit, L)
+    t_error = math.nan
+    if "transition_estimated" in artifacts:
+        artifacts["transition_realized"] = transition
+        t_error = float(np.max(np.abs(artifacts["transition_estimated"] - transition)))
+    from noisylab.training.methods import get_method
+
+    options = json.loads(run.method_options)
     row = {
         "run_id": run.run_id, "config_hash": p.config_hash, "dataset": run.dataset_name,
-        "noise": run.noise, "level": run.level, "repeat": run.repeat, "model": run.model,
+        "noise": run.noise, "level": run.level, "repeat": run.repeat, "method": run.method,
+        "model": run.model, "method_options": run.method_options,
+        "oracle": get_method(run.method).oracle(options), "transition_error": t_error,
         "val_policy": p.val_policy, "seed_split": run.seed_split, "seed_noise": run.seed_noise,
         "seed_model": run.seed_model, "n_train": int(p.fit_index.size),
         "n_val": int(p.y_val.size), "n_test": int(p.test_index.size),
@@ -217,13 +245,13 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
         "class_names": np.asarray(ds.class_names, dtype=str),
     }
     noise = {
-        "transition": realized_transition(p.y_fit_true, p.y_fit, L),
+        "transition": transition,
         "corrupted": corrupted,
         "noisy_labels": p.y_fit,
         "train_index": p.fit_index,
     }
     return RunOutcome(run=run, row=row, history=dict(result.history), predictions=predictions,
-                      noise=noise, work_seconds=work_seconds)
+                      noise=noise, work_seconds=work_seconds, method=artifacts)
 
 
 def execute_run(run: Run, *, config: SweepConfig, config_hash: str, dataset, trainer: Callable,

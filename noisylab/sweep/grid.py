@@ -5,10 +5,12 @@ config's levels: each of its label sets is one point whose level is its realized
 `noisylab.sweep.plan`, which reads the files); its seeds use the set's name in place of the level.
 
 Seeds come from `numpy.random.SeedSequence` with entropy ``(root seed, dataset, noise, level,
-repeat)``; strings and the level are turned into integers with SHA-256 (never Python's ``hash``,
-which changes with ``PYTHONHASHSEED``). One child stream per purpose — split, noise, model init —
-so that, e.g., changing the model does not change which labels get corrupted. A run's seeds do not
-depend on the rest of the grid: adding a level or a repeat leaves the other runs' seeds unchanged.
+repeat)`` — never the model or the method, so that every model and method at a grid point sees the
+same split, the same noisy labels and the same initialisation seed; strings and the level are
+turned into integers with SHA-256 (never Python's ``hash``, which changes with ``PYTHONHASHSEED``).
+One child stream per purpose — split, noise, model init — so that, e.g., changing the model does
+not change which labels get corrupted. A run's seeds do not depend on the rest of the grid: adding
+a level or a repeat leaves the other runs' seeds unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noisylab.axes import run_id_parts
 from noisylab.config import SweepConfig
 from noisylab.data.hdf5 import H5_SUFFIXES
 from noisylab.errors import NoisylabError
@@ -35,7 +38,9 @@ class Run:
     Attributes
     ----------
     run_id : str
-        ``f"{dataset}-{noise}-{level:.3f}-r{repeat}-{model}"``, filesystem-safe.
+        `make_run_id`: ``f"{dataset}-{noise}-{level:.3f}-r{repeat}[-{method}]-{model}"``,
+        filesystem-safe; the method is left out for ``ce`` (ids of folders written before
+        methods existed).
     dataset : str
         As given in the config (a name or a path).
     dataset_name : str
@@ -50,6 +55,10 @@ class Run:
     label_set : str
         For a grid point of named label sets (``human``): the set, resolved to ``PATH:KEY``;
         empty otherwise.
+    method : str
+        A method of `noisylab.training.methods.METHODS`.
+    method_options : str
+        Its resolved options as compact JSON (`noisylab.training.methods.options_text`).
     """
 
     run_id: str
@@ -63,6 +72,8 @@ class Run:
     seed_noise: int
     seed_model: int
     label_set: str = ""
+    method: str = "ce"
+    method_options: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -124,15 +135,22 @@ def short_name(dataset: str) -> str:
     return _UNSAFE.sub("_", dataset).strip("_") or "dataset"
 
 
-def make_run_id(dataset_name: str, noise: str, level: float, repeat: int, model: str) -> str:
-    """``f"{dataset}-{noise}-{level:.3f}-r{repeat}-{model}"`` with unsafe characters replaced."""
-    raw = f"{dataset_name}-{noise}-{level:.3f}-r{repeat}-{model}"
+def make_run_id(dataset_name: str, noise: str, level: float, repeat: int, model: str,
+                method: str = "ce") -> str:
+    """The run id from the axes (`noisylab.axes.run_id_parts`), unsafe characters replaced.
+
+    ``digits-flip-0.300-r0-seed-cnn`` for ``ce``, ``digits-flip-0.300-r0-gce-seed-cnn`` for
+    ``gce``.
+    """
+    raw = "-".join(run_id_parts({"dataset": dataset_name, "noise": noise, "level": level,
+                                 "repeat": repeat, "method": method, "model": model}))
     return _UNSAFE.sub("_", raw)
 
 
 def expand(config: SweepConfig,
-           points: dict[tuple[str, str], list[GridPoint]] | None = None) -> list[Run]:
-    """All runs of the grid, ordered dataset, noise, model, repeat, level.
+           points: dict[tuple[str, str], list[GridPoint]] | None = None,
+           method_options: dict[str, str] | None = None) -> list[Run]:
+    """All runs of the grid, ordered dataset, noise, model, method, repeat, level.
 
     Levels vary fastest so that a partial sweep already covers a whole curve.
     Seeds do not depend on the model, so two models at the same grid point see the same split,
@@ -144,8 +162,12 @@ def expand(config: SweepConfig,
     points : dict, optional
         ``points[(dataset, noise)]``: the named grid points that replace the config's levels
         for that dataset and noise kind (human label sets; see `GridPoint`).
+    method_options : dict, optional
+        Each method's resolved options as JSON text (default ``"{}"``); from
+        `noisylab.sweep.plan`, which checks them against the method registry.
     """
     points = points or {}
+    method_options = method_options or {}
     runs = []
     for dataset in config.datasets:
         name = short_name(dataset)
@@ -154,16 +176,19 @@ def expand(config: SweepConfig,
             grid = ([(p.level, p.name, p.label_set) for p in named] if named is not None
                     else [(float(level), float(level), "") for level in config.levels])
             for model in config.models:
-                for repeat in range(config.repeats):
-                    for level, seed_part, label_set in grid:
-                        seeds = run_seeds(config.seed, name, noise, seed_part, repeat)
-                        runs.append(Run(
-                            run_id=make_run_id(name, noise, level, repeat, model),
-                            dataset=dataset, dataset_name=name, noise=noise,
-                            level=float(level), repeat=repeat, model=model,
-                            seed_split=seeds["split"], seed_noise=seeds["noise"],
-                            seed_model=seeds["model"], label_set=label_set,
-                        ))
+                for method in config.methods:
+                    for repeat in range(config.repeats):
+                        for level, seed_part, label_set in grid:
+                            seeds = run_seeds(config.seed, name, noise, seed_part, repeat)
+                            runs.append(Run(
+                                run_id=make_run_id(name, noise, level, repeat, model, method),
+                                dataset=dataset, dataset_name=name, noise=noise,
+                                level=float(level), repeat=repeat, model=model,
+                                seed_split=seeds["split"], seed_noise=seeds["noise"],
+                                seed_model=seeds["model"], label_set=label_set,
+                                method=method,
+                                method_options=method_options.get(method, "{}"),
+                            ))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[0]

@@ -52,6 +52,8 @@ class SweepPlan:
         `noisylab.sweep.grid.GridPoint`.
     data_dir : str
         Where prepared datasets are looked up by name (worker processes load them again there).
+    method_options : dict of str to str
+        Each swept method's fully resolved options (compact JSON).
     """
 
     config: SweepConfig
@@ -63,6 +65,7 @@ class SweepPlan:
     named: FolderChoice | None = None
     points: dict[tuple[str, str], list[GridPoint]] = field(default_factory=dict)
     data_dir: str = "data"
+    method_options: dict[str, str] = field(default_factory=dict)
 
     @property
     def config_hash(self) -> str:
@@ -163,6 +166,60 @@ def check_executor(config: SweepConfig) -> None:
         from noisylab.sweep.executors.ray_cluster import import_ray
 
         import_ray()
+
+
+def resolve_method_options(config: SweepConfig) -> tuple[SweepConfig, dict[str, str]]:
+    """Check the methods and their options against `noisylab.training.methods.METHODS`.
+
+    Returns
+    -------
+    config : SweepConfig
+        With ``method_options`` in canonical form: only options that differ from the method's
+        default (so spelling a default out changes neither the hash nor the folder).
+    resolved : dict of str to str
+        Each swept method's fully resolved options as compact JSON (for its runs' rows).
+    """
+    import dataclasses
+
+    from noisylab.training.methods import METHODS, options_text, resolve_methods
+
+    resolved = resolve_methods(config.methods, config.method_options)
+    canonical = {}
+    for name, options in resolved.items():
+        changed = {k: v for k, v in options.items() if v != METHODS[name].options[k].default}
+        if changed:
+            canonical[name] = changed
+    config = dataclasses.replace(config, method_options=canonical)
+    return config, {name: options_text(options) for name, options in resolved.items()}
+
+
+def check_method_data(config: SweepConfig, datasets: dict[str, Any],
+                      resolved: dict[str, str]) -> None:
+    """Refuse a sweep whose methods cannot run on its data, before any folder exists.
+
+    A method that estimates T from anchor points (``forward``/``backward`` with ``T:
+    estimated``) needs every class among the training samples: a class without any has no
+    anchor candidate.
+    """
+    import json
+
+    import numpy as np
+
+    from noisylab.training.methods import METHODS
+
+    estimating = [m for m, text in resolved.items()
+                  if METHODS[m].needs_ce_model(json.loads(text)) and METHODS[m].transition]
+    if not estimating:
+        return
+    for name, ds in datasets.items():
+        counts = np.bincount(np.asarray(ds.y_train, dtype=np.int64), minlength=ds.num_classes)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size or (config.subset is not None and config.subset < ds.num_classes):
+            which = (f"class {int(empty[0])} has no training image" if empty.size else
+                     f"subset {config.subset} < {ds.num_classes} classes leaves a class out")
+            raise NoisylabError(
+                f"method {estimating[0]!r} with T: estimated needs an anchor candidate in every "
+                f"class, but in {name} {which}; use T: known or another method")
 
 
 def load_datasets(config: SweepConfig, *, data_dir: str | Path = "data") -> dict[str, Any]:
@@ -276,13 +333,15 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     Raises
     ------
     NoisylabError
-        Unknown noise kind, model, executor or dataset, Ray missing for ``executor: ray``, an
-        invalid HDF5 file, a dataset with fewer than 2 classes or an empty image axis, a
-        subset larger than the training set or smaller than its class count, a noise option
-        value its injector refuses (dry run), a grid over ``max_runs``, an unwritable output
-        folder, or a folder holding another config.
+        Unknown noise kind, method (or method option, or value out of its range), model,
+        executor or dataset, a method that cannot run on the data, Ray missing for
+        ``executor: ray``, an invalid HDF5 file, a dataset with fewer than 2 classes or an empty
+        image axis, a subset larger than the training set or smaller than its class count, a
+        noise option value its injector refuses (dry run), a grid over ``max_runs``, an
+        unwritable output folder, or a folder holding another config.
     """
     check_noise_kinds(config)
+    config, method_options = resolve_method_options(config)
     check_grid_size(config, max_runs=max_runs)
     named = None
     if out is not None and not str(out).strip():
@@ -295,10 +354,12 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     folder.check(config)
     datasets = load_datasets(config, data_dir=data_dir)
     check_models(config, model_names=model_names)
+    check_method_data(config, datasets, method_options)
     points = label_set_points(config, datasets, data_dir=data_dir)
-    runs = expand(config, points)
+    runs = expand(config, points, method_options)
     dry_run_noise(config, runs, datasets)
     done = set() if force else folder.finished(config)
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,
-                     force=force, named=named, points=points, data_dir=str(data_dir))
+                     force=force, named=named, points=points, data_dir=str(data_dir),
+                     method_options=method_options)

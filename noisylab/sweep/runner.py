@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import shutil
@@ -235,7 +236,8 @@ def _locked(plan: SweepPlan, folder, config, executor: Executor | None,
     settings = executor.settings() if executor is not None else {
         "executor": config.executor.kind, "note": "no run to do"}
     # The device is "unknown" unless TensorFlow trains in this process.
-    folder.create(config, device=device_name(), executor=settings)
+    folder.create(config, device=device_name(), executor=settings,
+                  methods={m: json.loads(t) for m, t in plan.method_options.items()})
     folder.write_summary()
     progress.sweep_started(total=len(todo), skipped=len(plan.runs) - len(todo),
                            folder=folder.path)
@@ -305,7 +307,8 @@ def _execute(plan: SweepPlan, todo: list[Run], executor: Executor | None,
             record_failure(run, outcome)
             continue
         folder.write_run_files(run.run_id, history=outcome.history,
-                               predictions=outcome.predictions, noise=outcome.noise)
+                               predictions=outcome.predictions, noise=outcome.noise,
+                               method=outcome.method)
         folder.append_row(outcome.row)
         folder.clear_failure(run.run_id)
         done += 1

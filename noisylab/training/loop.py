@@ -1,13 +1,15 @@
 """Train one model from scratch on one (noisy) label set and return a `TrainResult`; no files.
 
 The protocol: a fresh model from `noisylab.training.models` (never warm-started), Adam, sparse
-categorical cross-entropy on the softmax output, early stopping on the validation accuracy with
+categorical cross-entropy on the softmax output (or a robust method's loss, see
+`noisylab.training.methods`), early stopping on the validation accuracy with
 the best epoch's weights restored (whether or not training stopped early), and, on request,
 ReduceLROnPlateau, augmentation, ``mixed_bfloat16`` and TensorFlow op determinism.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -17,7 +19,7 @@ import numpy as np
 from noisylab.config import TrainOptions
 from noisylab.errors import NoisylabError
 from noisylab.training.models import build_model, check_model_name
-from noisylab.training.result import TrainResult
+from noisylab.training.result import MethodCall, TrainResult
 from noisylab.validate import check_scalar
 
 # Inference only: large batches amortise the per-batch overhead.
@@ -60,6 +62,26 @@ class _BestWeights(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+class _BaseValidation(keras.callbacks.Callback):
+    """Scores the base network (not the noise channel on top) on the validation set.
+
+    Listed before `_BestWeights`, it replaces ``val_accuracy`` in the epoch's logs, so early
+    stopping and the best epoch follow the network that is tested; the channel's own score is
+    kept as ``val_accuracy_channel``.
+    """
+
+    def __init__(self, base: keras.Model, x_val: np.ndarray, y_val: np.ndarray):
+        super().__init__()
+        self.base, self.x_val, self.y_val = base, x_val, y_val
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        probs = _predict(self.base, self.x_val)
+        logs["val_accuracy_channel"] = logs.get("val_accuracy")
+        logs["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == self.y_val))
 
 
 class _EpochHook(keras.callbacks.Callback):
@@ -118,6 +140,7 @@ def train_model(
     dataset_name: str | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     keep_model: bool = False,
+    method: MethodCall | None = None,
 ) -> TrainResult:
     """Train a fresh model on one label set, stopping early on the validation accuracy.
 
@@ -145,6 +168,11 @@ def train_model(
         a dict of floats (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ...).
     keep_model : bool
         Return the trained model in `TrainResult.model` (e.g. to extract features).
+    method : MethodCall, optional
+        A robust training method (None or ``ce``: plain cross-entropy). A method that needs a
+        CE model first (``T: estimated``, ``noise-adaptation``) trains it here with the same
+        data and seed — the very model of the ``ce`` run at the same grid point — and then a
+        fresh model with its own loss.
 
     Returns
     -------
@@ -158,7 +186,56 @@ def train_model(
     check_model_name(options.model)  # the other options were checked by TrainOptions
     _check_data(x_train, y_train, x_val, y_val, x_test, num_classes)
     seed = int(seed)
+    loss: str | Callable = "sparse_categorical_crossentropy"
+    channel = None
+    artifacts: dict[str, np.ndarray] = {}
+    if method is not None and method.name != "ce":
+        loss, channel, artifacts = _prepare_method(
+            method, x_train, y_train, x_val, y_val, x_test, options=options,
+            num_classes=num_classes, seed=seed, dataset_name=dataset_name)
+    result = _fit(x_train, y_train, x_val, y_val, x_test, options=options,
+                  num_classes=num_classes, seed=seed, dataset_name=dataset_name,
+                  on_epoch_end=on_epoch_end, keep_model=keep_model, loss=loss, channel=channel)
+    if channel is not None:
+        artifacts["channel_final"] = result.artifacts["channel_final"]
+    return dataclasses.replace(result, artifacts=artifacts)
 
+
+def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, *, options,
+                    num_classes, seed, dataset_name):
+    """The loss, the initial noise channel (or None) and the artifacts of a method."""
+    from noisylab.training.methods import get_method
+    from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.transition import confusion_channel, estimate_transition
+
+    spec = get_method(method.name)
+    opts = spec.resolve(method.options)
+    artifacts: dict[str, np.ndarray] = {}
+    ce = None
+    if spec.needs_ce_model(opts):
+        ce = _fit(x_train, y_train, x_val, y_val, x_test[:0], options=options,
+                  num_classes=num_classes, seed=seed, dataset_name=dataset_name,
+                  on_epoch_end=None, keep_model=False, loss="sparse_categorical_crossentropy",
+                  channel=None)
+    transition = None
+    if spec.transition:
+        if opts["T"] == "known":
+            transition = np.asarray(method.transition, dtype=np.float64)
+        else:
+            transition = estimate_transition(ce.train_probs,
+                                             filter_outlier=opts["filter_outlier"])
+            artifacts["transition_estimated"] = transition
+    channel = None
+    if method.name == "noise-adaptation":
+        channel = confusion_channel(ce.train_probs.argmax(axis=1), y_train, num_classes)
+        artifacts["channel_initial"] = channel
+    loss = make_loss(method.name, opts, num_classes=num_classes, transition=transition)
+    return loss, channel, artifacts
+
+
+def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, dataset_name,
+         on_epoch_end, keep_model, loss, channel) -> TrainResult:
+    """One fresh model trained with ``loss`` (and a noise channel on top when given)."""
     # Free the previous run's graphs and reset layer-name counters so a sweep's memory stays flat.
     keras.backend.clear_session()
     previous_policy = keras.mixed_precision.global_policy()
@@ -173,15 +250,26 @@ def train_model(
             augment=options.augment,
             dataset_name=dataset_name,
         )
-        model.compile(
+        trained = model
+        layer = None
+        if channel is not None:
+            from noisylab.training.methods.losses import NoiseChannel
+
+            inputs = keras.Input(shape=x_train.shape[1:])
+            layer = NoiseChannel(channel, name="noise_channel")
+            trained = keras.Model(inputs, layer(model(inputs)))
+        trained.compile(
             optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
-            loss="sparse_categorical_crossentropy",
+            loss=loss,
             metrics=["accuracy"],
         )
         best = _BestWeights(options.patience)
         # A NaN/inf loss stops training at once; the sweep then records the run as failed
         # (noisylab.sweep.tasks checks the history) instead of training on garbage.
-        callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), best]
+        callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+        if channel is not None:
+            callbacks.append(_BaseValidation(model, x_val, y_val))
+        callbacks.append(best)
         if options.reduce_lr:
             callbacks.append(
                 keras.callbacks.ReduceLROnPlateau(
@@ -192,7 +280,7 @@ def train_model(
             callbacks.append(_EpochHook(on_epoch_end))
 
         start = time.perf_counter()
-        fit = model.fit(
+        fit = trained.fit(
             x_train,
             y_train,
             batch_size=options.batch_size,
@@ -206,6 +294,7 @@ def train_model(
 
         test_probs = _predict(model, x_test)
         train_probs = _predict(model, x_train)
+        artifacts = {} if layer is None else {"channel_final": layer.channel()}
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -222,6 +311,7 @@ def train_model(
         train_seconds=train_seconds,
         images_per_second=len(x_train) * epochs / train_seconds if train_seconds > 0 else 0.0,
         model=model if keep_model else None,
+        artifacts=artifacts,
     )
 
 

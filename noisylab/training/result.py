@@ -1,12 +1,15 @@
-"""What a trainer returns, importable without Keras (the sweep, executors and tests use it).
+"""The training contract, importable without Keras (the sweep, executors and tests use it).
 
-Any trainer (the Keras loop in `noisylab.training.loop`, a test fake, a packed trainer) returns a
-`TrainResult`; nothing else about the trainer is assumed by the sweep.
+A trainer is called as ``trainer(x_train, y_train, x_val, y_val, x_test, *, options,
+num_classes, seed, dataset_name, on_epoch_end[, keep_model][, method])`` and returns a
+`TrainResult`; nothing else about it is assumed by the sweep. ``method`` (a `MethodCall`) is
+passed only for a run whose method is not ``ce``, so a trainer that supports only plain
+cross-entropy need not accept it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +38,9 @@ class TrainResult:
         ``n_train * epochs / train_seconds``.
     model : keras.Model or None
         The trained model when asked for with ``keep_model=True``.
+    artifacts : dict of str to ndarray
+        What a method estimated, saved as the run's ``method.npz`` (e.g.
+        ``transition_estimated``); empty for ``ce``.
     """
 
     history: dict[str, list[float]]
@@ -45,3 +51,34 @@ class TrainResult:
     train_seconds: float
     images_per_second: float
     model: object | None = None
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """What a robust training method gets from the sweep for one run.
+
+    Attributes
+    ----------
+    name : str
+        A method of `noisylab.training.methods.METHODS`.
+    options : dict
+        Its resolved options.
+    noise : str
+        The run's noise kind.
+    level : float
+        Its noise level.
+    transition : ndarray of shape (L, L)
+        The run's realized transition on the training samples (row-stochastic). **Oracle
+        information**: a method may use it only where its options say so (``T: known``), and
+        the run's row is then flagged ``oracle``.
+    sample_index : ndarray of shape (n_train,), int
+        Each training sample's position in the dataset's training split (per-sample state).
+    """
+
+    name: str
+    options: dict
+    noise: str
+    level: float
+    transition: np.ndarray
+    sample_index: np.ndarray

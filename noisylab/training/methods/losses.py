@@ -1,0 +1,162 @@
+"""The per-sample losses of the methods in `noisylab.training.methods.registry`, in Keras ops.
+
+Each builder returns ``loss(y_true, y_pred) -> (batch,)``: ``y_true`` the integer (noisy) labels
+and ``y_pred`` the softmax output p, so every loss runs on every Keras backend (TensorFlow, JAX,
+PyTorch). Probabilities are clipped to [1e-7, 1] before a logarithm (Keras' own epsilon), so a
+loss stays finite at p_k = 0. ``ce`` is Keras' ``sparse_categorical_crossentropy`` itself (the
+string), so the default training is exactly what it was before methods existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from noisylab.errors import NoisylabError
+
+EPS = 1e-7
+#: log 0 in SCE's reverse cross-entropy: A = −4, the value Wang et al. use.
+SCE_LOG_ZERO = -4.0
+
+
+def _onehot(y_true, num_classes: int):
+    y = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    return ops.one_hot(y, num_classes)
+
+
+def _log(p):
+    return ops.log(ops.clip(p, EPS, 1.0))
+
+
+def _picked(onehot, p):
+    return ops.sum(onehot * p, axis=-1)
+
+
+def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
+              transition: np.ndarray | None = None) -> str | Callable:
+    """The loss of one method for ``model.compile``.
+
+    Parameters
+    ----------
+    name : str
+        A method of `noisylab.training.methods.METHODS` whose training is a loss
+        (``noise-adaptation`` trains CE on its channel's output, so it uses ``ce`` here).
+    options : mapping
+        Its resolved options.
+    num_classes : int
+        L.
+    transition : ndarray of shape (L, L), optional
+        T for ``forward`` and ``backward`` (rows sum to 1; ``backward`` needs it invertible).
+
+    Returns
+    -------
+    str or callable
+        ``"sparse_categorical_crossentropy"`` for ``ce``, else ``loss(y_true, y_pred)``.
+    """
+    L = int(num_classes)
+    if name in ("ce", "noise-adaptation"):
+        return "sparse_categorical_crossentropy"
+    if name == "label-smoothing":
+        alpha = float(options["alpha"])
+
+        def loss(y_true, y_pred):
+            target = (1.0 - alpha) * _onehot(y_true, L) + alpha / L
+            return -ops.sum(target * _log(y_pred), axis=-1)
+    elif name == "bootstrap-soft":
+        beta = float(options["beta"])
+
+        def loss(y_true, y_pred):
+            target = beta * _onehot(y_true, L) + (1.0 - beta) * y_pred
+            return -ops.sum(target * _log(y_pred), axis=-1)
+    elif name == "bootstrap-hard":
+        beta = float(options["beta"])
+
+        def loss(y_true, y_pred):
+            hard = ops.one_hot(ops.argmax(y_pred, axis=-1), L)
+            target = beta * _onehot(y_true, L) + (1.0 - beta) * hard
+            return -ops.sum(target * _log(y_pred), axis=-1)
+    elif name in ("forward", "backward"):
+        if transition is None:
+            raise NoisylabError(f"method {name!r} needs a transition matrix")
+        T = np.asarray(transition, dtype=np.float64)
+        if name == "forward":
+            Tc = ops.convert_to_tensor(T.astype(np.float32))
+
+            def loss(y_true, y_pred):
+                noisy = ops.matmul(y_pred, Tc)          # (Tᵀ p) for every sample, as rows
+                return -_log(_picked(_onehot(y_true, L), noisy))
+        else:
+            if np.linalg.cond(T) > 1e8:
+                raise NoisylabError(
+                    "backward correction needs an invertible transition matrix; this one's "
+                    f"condition number is {np.linalg.cond(T):.3g}")
+            inv = ops.convert_to_tensor(np.linalg.inv(T).astype(np.float32))
+
+            def loss(y_true, y_pred):
+                corrected = ops.matmul(-_log(y_pred), ops.transpose(inv))  # (T⁻¹ ℓ) as rows
+                return _picked(_onehot(y_true, L), corrected)
+    elif name == "gce":
+        q, truncated, k = float(options["q"]), bool(options["truncated"]), float(options["k"])
+
+        def loss(y_true, y_pred):
+            p = ops.clip(_picked(_onehot(y_true, L), y_pred), EPS, 1.0)
+            if truncated:
+                p = ops.maximum(p, k)       # constant (no gradient) where p_ỹ <= k
+            return (1.0 - ops.power(p, q)) / q
+    elif name == "sce":
+        alpha, beta = float(options["alpha"]), float(options["beta"])
+
+        def loss(y_true, y_pred):
+            onehot = _onehot(y_true, L)
+            ce = -_log(_picked(onehot, y_pred))
+            rce = -ops.sum(ops.clip(y_pred, EPS, 1.0) * SCE_LOG_ZERO * (1.0 - onehot), axis=-1)
+            return alpha * ce + beta * rce
+    elif name == "mae":
+        def loss(y_true, y_pred):
+            return 1.0 - _picked(_onehot(y_true, L), y_pred)
+    elif name == "confidence-weighting":
+        gamma = float(options["exponent"])
+
+        def loss(y_true, y_pred):
+            p = ops.clip(_picked(_onehot(y_true, L), y_pred), EPS, 1.0)
+            w = ops.stop_gradient(ops.power(p, gamma))
+            w = w / ops.maximum(ops.mean(w), EPS)
+            return -w * ops.log(p)
+    else:
+        raise NoisylabError(f"method {name!r} has no loss")
+    loss.__name__ = f"{name.replace('-', '_')}_loss"
+    return loss
+
+
+class NoiseChannel(keras.layers.Layer):
+    """Goldberger & Ben-Reuven's noise adaptation layer: p ↦ p · softmax_rows(W), no bias.
+
+    Parameters
+    ----------
+    initial : ndarray of shape (L, L)
+        A row-stochastic matrix (the confusion of a CE model's predictions with the noisy
+        labels); W starts at its logarithm (entries floored at 1e-6), so the channel starts as it.
+    """
+
+    def __init__(self, initial: np.ndarray | None = None, num_classes: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if initial is None:
+            initial = np.eye(int(num_classes))
+        self.initial = np.asarray(initial, dtype=np.float32)
+
+    def build(self, input_shape):
+        init = np.log(np.maximum(self.initial, 1e-6)).astype(np.float32)
+        self.w = self.add_weight(shape=init.shape, name="channel",
+                                 initializer=keras.initializers.Constant(init), trainable=True)
+
+    def call(self, p):
+        return ops.matmul(p, ops.softmax(self.w, axis=-1))
+
+    def channel(self) -> np.ndarray:
+        """The current channel softmax_rows(W), (L, L)."""
+        return keras.ops.convert_to_numpy(ops.softmax(self.w, axis=-1))
