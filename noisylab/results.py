@@ -62,14 +62,14 @@ RUN_COLUMNS = (
     "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
     "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
     "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap",
-    "best_epoch", "epochs", "train_seconds", "images_per_second",
+    "best_epoch", "epochs", "at_chance", "train_seconds", "images_per_second",
 )
 #: Columns that measure time and so differ between otherwise identical runs.
 TIMING_COLUMNS = ("train_seconds", "images_per_second")
 #: Metrics averaged in summary.csv.
 SUMMARY_METRICS = (
     "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy", "train_acc_noisy",
-    "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate",
+    "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate", "at_chance",
 )
 SUMMARY_KEYS = ("dataset", "noise", "level", "model")
 #: failures.csv columns, in order.
@@ -150,7 +150,11 @@ def summarize(runs):
         return pd.DataFrame(columns=columns)
     table = runs[list(SUMMARY_KEYS)].copy()
     for m in metrics:
-        table[m] = pd.to_numeric(runs[m], errors="coerce")
+        column = runs[m]
+        if column.dtype == bool or column.dtype == object:
+            # at_chance: True/False (read back as bools, or as text when a cell is empty)
+            column = column.map({True: 1.0, False: 0.0, "True": 1.0, "False": 0.0})
+        table[m] = pd.to_numeric(column, errors="coerce").astype(float)
     grouped = table.groupby(list(SUMMARY_KEYS), sort=False)
     stats = grouped[metrics].agg(["mean", "std"])  # pandas' std has ddof=1
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
