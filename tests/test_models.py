@@ -48,12 +48,12 @@ def test_bad_shapes_are_user_errors(shape, classes, match):
         build_model("seed-cnn", input_shape=shape, num_classes=classes)
 
 
-@pytest.mark.parametrize("dataset", sorted(SHAPES))
-@pytest.mark.parametrize("name", MODEL_NAMES)
+# blog-cnn refuses digits' 8x8 (test_blog_cnn_refuses_digits); every other pair must fit.
+@pytest.mark.parametrize(("name", "dataset"), [
+    (name, dataset) for name in MODEL_NAMES for dataset in sorted(SHAPES)
+    if (name, dataset) != ("blog-cnn", "digits")])
 def test_every_model_fits_every_shape(name, dataset):
     shape, classes = SHAPES[dataset]
-    if name == "blog-cnn" and dataset == "digits":
-        pytest.skip("blog-cnn refuses 8x8 (test_blog_cnn_refuses_digits)")
     model = build_model(name, input_shape=shape, num_classes=classes, dataset_name=dataset)
     assert model.output_shape == (None, classes)
     # Raw uint8-range images go in; the model rescales them itself.
