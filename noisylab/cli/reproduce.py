@@ -24,8 +24,8 @@ def _fmt(value) -> str:
 @click.command("reproduce")
 @click.argument("protocol", type=click.Choice(["blog", "drory"]))
 @click.option("--scale", type=click.Choice(["small", "full"]), default="small", show_default=True,
-              help="small: a 10,000-image MNIST subset (well under an hour on 2 CPU cores); "
-                   "full: the whole training set (hours).")
+              help="small: a 10,000-image MNIST subset (ESTIMATE 25-50 min on 2 CPU cores); "
+                   "full: the whole training set (ESTIMATE hours).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: results/reproduce-PROTOCOL-SCALE]; the sweep goes "
                    "to OUT/sweep and resumes there.")
