@@ -8,7 +8,9 @@ Measured (issue #11, on a 2-core CPU, ``seed-cnn``, clean validation):
   died in the first epoch and the run never left chance (loss ln 10, accuracy 0.10). At 5e-4 the
   network learned from epoch 1 (weighted F1 0.85 after one epoch, 0.91 after three, batch 256);
   batch 256 memorised the noise more slowly than batch 128 (F1 0.91 vs 0.89 at epoch 3), as
-  Rolnick et al. (2017) found for larger batches. Adam's epsilon at 1e-3 (with 2e-3, batch 64)
+  Rolnick et al. (2017) found for larger batches. With this recipe (and the default early
+  stopping) the 0.8 runs of seeds 0, 1, 2 reached weighted F1 0.912, 0.867, 0.870: none at
+  chance, but not all above 0.90. Adam's epsilon at 1e-3 (with 2e-3, batch 64)
   also avoided the collapse but peaked lower (F1 0.87).
 - digits (1,437 training images): at 5e-4 and batch 128 an epoch is 12 steps, and the clean run
   was still improving at the 20-epoch cap (test accuracy 0.939); 2e-3 with batch 64 reaches
