@@ -71,13 +71,14 @@ RUN_COLUMNS = (
     "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
     "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
     "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap", "transition_error",
-    "best_epoch", "epochs", "train_seconds", "images_per_second",
+    "best_epoch", "epochs", "at_chance", "train_seconds", "images_per_second",
 )
 #: Columns added after results folders existed, with the value they have in those folders'
 #: runs: axes at their legacy value (``method``: ``ce``), no options, no oracle information, no
 #: estimated transition. A runs.csv without them is read with these values and upgraded to the
 #: current columns when a sweep resumes it (`ResultsFolder.repair`).
-ADDED_COLUMNS = {**LEGACY, "method_options": "{}", "oracle": False, "transition_error": None}
+ADDED_COLUMNS = {**LEGACY, "method_options": "{}", "oracle": False, "transition_error": None,
+                 "at_chance": None}
 #: The columns of runs.csv files written before `ADDED_COLUMNS` existed.
 LEGACY_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ADDED_COLUMNS)
 #: Columns that measure time and so differ between otherwise identical runs.
@@ -85,7 +86,7 @@ TIMING_COLUMNS = ("train_seconds", "images_per_second")
 #: Metrics averaged in summary.csv.
 SUMMARY_METRICS = (
     "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy", "train_acc_noisy",
-    "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate",
+    "train_acc_true", "detection_auroc", "detection_ap", "realized_noise_rate", "at_chance",
 )
 #: What summary.csv groups by: every axis but the repeat.
 SUMMARY_KEYS = AXES_SUMMARY_KEYS
@@ -169,7 +170,11 @@ def summarize(runs):
         return pd.DataFrame(columns=columns)
     table = runs[list(SUMMARY_KEYS)].copy()
     for m in metrics:
-        table[m] = pd.to_numeric(runs[m], errors="coerce")
+        column = runs[m]
+        if column.dtype == bool or column.dtype == object:
+            # at_chance: True/False (read back as bools, or as text when a cell is empty)
+            column = column.map({True: 1.0, False: 0.0, "True": 1.0, "False": 0.0})
+        table[m] = pd.to_numeric(column, errors="coerce").astype(float)
     grouped = table.groupby(list(SUMMARY_KEYS), sort=False)
     stats = grouped[metrics].agg(["mean", "std"])  # pandas' std has ddof=1
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]

@@ -218,3 +218,29 @@ def test_progress_bar_counts_overlapping_runs_that_finish_out_of_order():
     bar.stop()
     text = console.file.getvalue()
     assert "device: CPU (2 cores)" in text and f"run {a.run_id} failed: RuntimeError: boom" in text
+
+
+def test_blog_cnn_refuses_digits_in_one_line(tmp_path):
+    _bad(tmp_path, "--model", "blog-cnn",
+         match="model blog-cnn needs images of at least 19x19 ('valid' padding, as in the blog), "
+               "got 8x8 in digits; use seed-cnn")
+
+
+def test_summary_table_flags_runs_at_chance(tmp_path):
+    from rich.console import Console
+
+    from noisylab.cli.sweep import _summary_table
+
+    summary = tmp_path / "summary.csv"
+    row = {"dataset": "digits", "noise": "random", "model": "seed-cnn", "n_runs": 3}
+    for m in SUMMARY_METRICS:
+        row[f"{m}_mean"], row[f"{m}_std"] = 0.5, 0.1
+    rows = [dict(row, level=0.0, at_chance_mean=0.0), dict(row, level=0.9,
+                                                           at_chance_mean=2 / 3)]
+    pd.DataFrame(rows).to_csv(summary, index=False)
+    console = Console(width=200, record=True)
+    console.print(_summary_table(summary))
+    text = console.export_text()
+    lines = [line for line in text.splitlines() if "digits" in line]
+    assert "AT CHANCE 2/3" in lines[1] and "AT CHANCE" not in lines[0]
+    assert "at chance" in text

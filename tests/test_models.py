@@ -26,8 +26,8 @@ SHAPES = {
 }
 
 
-def test_registry_holds_the_four_models():
-    assert MODEL_NAMES == ("seed-cnn", "drory-mnist", "allconv", "robust-cnn")
+def test_registry_holds_the_five_models():
+    assert MODEL_NAMES == ("seed-cnn", "blog-cnn", "drory-mnist", "allconv", "robust-cnn")
 
 
 def test_unknown_model_lists_valid_names():
@@ -48,8 +48,10 @@ def test_bad_shapes_are_user_errors(shape, classes, match):
         build_model("seed-cnn", input_shape=shape, num_classes=classes)
 
 
-@pytest.mark.parametrize("dataset", sorted(SHAPES))
-@pytest.mark.parametrize("name", MODEL_NAMES)
+# blog-cnn refuses digits' 8x8 (test_blog_cnn_refuses_digits); every other pair must fit.
+@pytest.mark.parametrize(("name", "dataset"), [
+    (name, dataset) for name in MODEL_NAMES for dataset in sorted(SHAPES)
+    if (name, dataset) != ("blog-cnn", "digits")])
 def test_every_model_fits_every_shape(name, dataset):
     shape, classes = SHAPES[dataset]
     model = build_model(name, input_shape=shape, num_classes=classes, dataset_name=dataset)
@@ -131,3 +133,35 @@ def test_feature_extractor_survives_a_cleared_session():
     build_model("seed-cnn", input_shape=(8, 8, 1), num_classes=10)
     after = keras.ops.convert_to_numpy(feature_extractor(model)(images, training=False))
     np.testing.assert_array_equal(before, after)
+
+
+def test_blog_cnn_layer_shapes_equal_the_blogs_summary():
+    # The blog's printed model.summary() for 28x28x1: 26, 24, 11, 9, 7, 3 and 576 features.
+    model = build_model("blog-cnn", input_shape=(28, 28, 1), num_classes=10)
+    sides = [model.get_layer(n).output.shape[1:] for n in
+             ("conv1", "conv2", "pool1", "conv3", "conv4", "pool2")]
+    assert sides == [(26, 26, 32), (24, 24, 32), (11, 11, 32), (9, 9, 64), (7, 7, 64),
+                     (3, 3, 64)]
+    assert model.get_layer(FEATURES_LAYER).output.shape[1:] == (576,)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert len(dense) == 1 and dense[0].activation.__name__ == "sigmoid"
+    assert all(layer.padding == "valid" for layer in model.layers
+               if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D)))
+    # 4 convolutions + 1 dense: 320 + 9248 + 18496 + 36928 + 5770 parameters, as in the blog.
+    assert model.count_params() == 70762
+
+
+def test_blog_cnn_outputs_are_its_sigmoids_normalised():
+    model = build_model("blog-cnn", input_shape=(28, 28, 1), num_classes=10)
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
+    probs = keras.ops.convert_to_numpy(model(images, training=False))
+    sig = keras.ops.convert_to_numpy(
+        keras.Model(model.input, model.get_layer("sigmoid").output)(images, training=False))
+    np.testing.assert_allclose(probs, sig / sig.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert np.all((sig > 0) & (sig < 1))
+
+
+def test_blog_cnn_refuses_digits():
+    with pytest.raises(NoisylabError, match=r"^model blog-cnn needs images of at least 19x19 "
+                       r".*got 8x8 in digits; use seed-cnn"):
+        build_model("blog-cnn", input_shape=(8, 8, 1), num_classes=10, dataset_name="digits")

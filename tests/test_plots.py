@@ -244,3 +244,22 @@ def test_render_other_formats(tmp_path, fmt, magic, files):
     for path in figures:
         assert path.parent == folder / "plots"
         assert path.read_bytes()[:5].startswith(magic) and path.stat().st_size > 2_000
+
+
+def test_levels_with_runs_at_chance_are_ringed(synthetic):
+    summary = load_results(synthetic).summary.copy()
+    summary["at_chance_mean"] = 0.0
+    flagged = (summary["noise"] == "random") & np.isclose(summary["level"], summary["level"].max())
+    summary.loc[flagged, "at_chance_mean"] = 1.0
+    fig = curves.accuracy_vs_noise(summary, dataset="digits")
+    ring = _line(fig, "atchance:test_accuracy:random:seed-cnn")
+    top = summary[flagged]
+    np.testing.assert_allclose(ring.get_xdata(), top["level"])
+    np.testing.assert_allclose(ring.get_ydata(), top["test_accuracy_mean"])
+    assert ring.get_markeredgecolor() == style.AT_CHANCE_COLOR
+    n = int(top["n_runs"].iloc[0])
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert f"at chance {n}/{n}" in texts
+    # no ring for a series with no run at chance
+    assert not [ln for ax in fig.axes for ln in ax.lines
+                if ln.get_gid() == "atchance:test_accuracy:symmetric:seed-cnn"]

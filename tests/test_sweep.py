@@ -295,3 +295,15 @@ def test_concentrated_with_pca_features(tmp_path):
     cfg = small(noise=("concentrated",), levels=(0.4,))
     runs = pd.read_csv(sweep(cfg, tmp_path / "r").runs_csv)
     assert runs["realized_noise_rate"].item() > 0.3
+
+
+def test_at_chance_is_flagged_in_runs_csv(tmp_path):
+    # Symmetric 0.9 with 10 classes leaves every label equally likely: a nearest-class-mean fit
+    # to such labels stays at chance on clean validation; at level 0 it learns.
+    cfg = small(noise=("symmetric",), levels=(0.0, 0.9), subset=600)
+    result = sweep(cfg, tmp_path / "r")
+    runs = pd.read_csv(result.runs_csv).set_index("level")
+    assert not bool(runs.loc[0.0, "at_chance"])
+    assert bool(runs.loc[0.9, "at_chance"]) is True
+    summary = pd.read_csv(result.summary_csv).set_index("level")
+    assert summary.loc[0.9, "at_chance_mean"] == 1.0 and summary.loc[0.0, "at_chance_mean"] == 0.0

@@ -17,11 +17,10 @@ from noisylab.data import load_digits  # noqa: E402
 from noisylab.errors import NoisylabError  # noqa: E402
 from noisylab.training.loop import _BestWeights, train_model  # noqa: E402
 from noisylab.training.result import TrainResult  # noqa: E402
+from noisylab.training.stopping import StoppingRule  # noqa: E402
 
 # Recommended digits defaults (also the test of the >= 0.95 clean-accuracy promise).
-DIGITS_OPTIONS = TrainOptions(
-    model="seed-cnn", epochs=20, patience=3, batch_size=64, learning_rate=2e-3
-)
+DIGITS_OPTIONS = TrainOptions(model="seed-cnn")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def _tiny_model():
 def test_best_weights_restores_the_best_epoch_and_stops_after_patience():
     model = _tiny_model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    callback = _BestWeights(patience=2)
+    callback = _BestWeights(StoppingRule(patience=2, min_epochs=0, threshold=-np.inf))
     callback.set_model(model)
     weights = {}
     for epoch, val_acc in enumerate([0.5, 0.7, 0.7, 0.6]):
@@ -65,7 +64,7 @@ def test_best_weights_restores_the_best_epoch_and_stops_after_patience():
         assert logs["learning_rate"] == pytest.approx(1e-3)
         assert model.stop_training is (epoch == 3)
     callback.on_train_end()
-    assert callback.best_epoch == 1  # the first of the tied best epochs, 0-based
+    assert callback.best_epoch == 2  # the first of the tied best epochs, 1-based
     np.testing.assert_array_equal(model.get_layer("d").get_weights()[0], weights[1])
 
 
@@ -105,10 +104,11 @@ def test_early_stopping_when_validation_cannot_improve(tiny):
     # Ten identical blank images labelled 0..9: whatever the model predicts, exactly one is right.
     x_va = np.zeros((10, *x_tr.shape[1:]), dtype=x_tr.dtype)
     y_va = np.arange(10)
-    options = TrainOptions(epochs=10, patience=2, batch_size=32)
+    options = TrainOptions(epochs=10, patience=2, min_epochs=1, batch_size=32)
     result = train_model(x_tr, y_tr, x_va, y_va, x_te, options=options, num_classes=10, seed=0)
     assert result.history["val_accuracy"] == pytest.approx([0.1] * 3)
-    assert result.epochs == 3  # epoch 1 sets the best, epochs 2 and 3 exhaust the patience
+    # Never above chance: it gives up after min_epochs + patience = 3 epochs.
+    assert result.epochs == 3
     assert result.best_epoch == 1
 
 

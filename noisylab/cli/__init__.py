@@ -14,6 +14,7 @@ from noisylab.cli.analytic import analytic
 from noisylab.cli.data import data
 from noisylab.cli.inject import inject
 from noisylab.cli.plot import plot
+from noisylab.cli.reproduce import reproduce
 from noisylab.cli.sweep import sweep
 
 
@@ -23,5 +24,5 @@ def main() -> None:
     """Label-noise robustness studies: inject noise, train CNNs, compare with theory."""
 
 
-for _command in (data, inject, sweep, analytic, plot):
+for _command in (data, inject, sweep, analytic, plot, reproduce):
     main.add_command(_command)

@@ -145,13 +145,36 @@ def _summary_table(summary_csv: Path):
         table.add_column(name, justify="right" if name in ("level", "n") else "left")
     for _, label in _TABLE_METRICS:
         table.add_column(label, justify="right")
+    table.add_column("at chance", justify="right")
     frame = with_legacy(pd.read_csv(summary_csv))
     for _, row in frame.iterrows():
         cells = [*(str(row[k]) for k in keys), f"{row['level']:.3f}", str(int(row["n_runs"]))]
         for metric, _ in _TABLE_METRICS:
             cells.append(format_mean_std(row[f"{metric}_mean"], row[f"{metric}_std"]))
+        cells.append(_at_chance_cell(row.get("at_chance_mean"), int(row["n_runs"])))
         table.add_row(*cells)
     return table
+
+
+def _at_chance_runs(runs_csv: Path) -> list[str]:
+    """run ids of the runs flagged ``at_chance`` in runs.csv."""
+    from noisylab.results import read_runs
+
+    runs = read_runs(runs_csv)
+    if runs.empty or "at_chance" not in runs.columns:
+        return []
+    flagged = runs["at_chance"].map({True: True, "True": True}).fillna(False).astype(bool)
+    return [str(r) for r in runs.loc[flagged, "run_id"]]
+
+
+def _at_chance_cell(fraction, n_runs: int) -> str:
+    """``AT CHANCE 2/3`` when some runs never beat chance, ``no`` when none, ``–`` unknown."""
+    import math
+
+    if fraction is None or not math.isfinite(float(fraction)):
+        return "–"
+    count = round(float(fraction) * n_runs)
+    return f"[bold red]AT CHANCE {count}/{n_runs}[/]" if count else "no"
 
 
 @click.command("sweep")
@@ -166,9 +189,16 @@ def _summary_table(summary_csv: Path):
 @click.option("--method", help="Training method(s), comma-separated, e.g. ce,gce,forward "
               "(default ce; options in the YAML's method_options).")
 @click.option("--epochs", type=int, help="Maximum epochs per run.")
-@click.option("--patience", type=int, help="Early-stopping patience (epochs).")
-@click.option("--batch-size", type=int, help="Batch size.")
-@click.option("--lr", type=float, help="Adam learning rate.")
+@click.option("--patience", type=int, help="Early-stopping patience: counted epochs without a "
+              "better validation accuracy (counted after the warm-up, from the first epoch above "
+              "chance).")
+@click.option("--min-epochs", type=int, help="Warm-up: epochs during which patience does not "
+              "count (default 3).")
+@click.option("--batch-size", type=int, help="Batch size (default: 256 from 5,000 training "
+              "images up, 64 below).")
+@click.option("--lr", type=float, help="Adam learning rate (default: 5e-4 from 5,000 training "
+              "images up, 2e-3 below).")
+@click.option("--adam-epsilon", type=float, help="Adam's epsilon (default 1e-7).")
 @click.option("--val", help="Validation policy: clean (split the clean test set 50/50) or "
               "noisy (hold out part of the noisy training set).")
 @click.option("--subset", type=int, help="Stratified subsample of N training images.")
@@ -196,9 +226,9 @@ def _summary_table(summary_csv: Path):
 @click.option("--num-gpus", type=float, help="GPUs per run for --executor ray, e.g. 0.25 (default "
               "0).")
 @user_errors
-def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, patience, batch_size,
-          lr, val, subset, seed, deterministic, name, out, force, yes, executor, workers,
-          max_runs_per_worker, ray_address, num_cpus, num_gpus):
+def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, patience,
+          min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic, name, out,
+          force, yes, executor, workers, max_runs_per_worker, ray_address, num_cpus, num_gpus):
     """Train a fresh model per dataset x noise x level x repeat x method x model; record metrics.
 
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
@@ -218,7 +248,8 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, p
     base = load_config(config_path) if config_path else default_config()
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
                      models=model, methods=method, epochs=epochs, patience=patience,
-                     batch_size=batch_size, learning_rate=lr, val=val, subset=subset, seed=seed,
+                     min_epochs=min_epochs, batch_size=batch_size, learning_rate=lr,
+                     adam_epsilon=adam_epsilon, val=val, subset=subset, seed=seed,
                      deterministic=deterministic, name=name, executor=executor,
                      workers=workers, max_runs_per_worker=max_runs_per_worker,
                      ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus)
@@ -251,6 +282,11 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, p
     if not out_console.is_terminal:
         out_console = Console(width=140)
     out_console.print(_summary_table(result.summary_csv))
+    stuck = _at_chance_runs(result.runs_csv)
+    if stuck:
+        names = ", ".join(stuck[:10]) + (f" and {len(stuck) - 10} more" if len(stuck) > 10 else "")
+        click.echo(f"{len(stuck)} run{'s' if len(stuck) > 1 else ''} never beat chance on the "
+                   f"validation set (at_chance in runs.csv): {names}")
     click.echo(f"{result.n_done} runs done, {result.n_skipped} kept, in {result.seconds:.0f} s")
     click.echo(f"runs: {result.runs_csv}")
     if result.failed:

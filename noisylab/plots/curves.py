@@ -73,12 +73,34 @@ def _draw_metric(ax, summary: pd.DataFrame, metric: str, *, linestyle: str = "-"
         ax.plot(x[ok], mean[ok], linestyle=linestyle, marker=style.marker(i), markersize=4,
                 color=c, label=series_label(values, varying) + suffix,
                 gid=f"mean:{metric}:{key}")
+        _mark_at_chance(ax, part, x, mean, color=c, gid=f"atchance:{metric}:{key}")
         has_std = ok & np.isfinite(std)
         if band and has_std.any():
             ax.fill_between(x, mean - std, mean + std, where=has_std, color=c, alpha=0.18,
                             linewidth=0, gid=f"band:{metric}:{key}")
         drawn += 1
     return drawn
+
+
+def _mark_at_chance(ax, part: pd.DataFrame, x: np.ndarray, mean: np.ndarray, *, color,
+                    gid: str) -> None:
+    """Circle in red the levels where some runs never beat chance (``at_chance_mean`` > 0)."""
+    if "at_chance_mean" not in part.columns:
+        return
+    frame = part.sort_values("level", kind="stable")
+    frac = pd.to_numeric(frame["at_chance_mean"], errors="coerce").to_numpy(float)
+    n = (pd.to_numeric(frame["n_runs"], errors="coerce").to_numpy(float)
+         if "n_runs" in frame.columns else np.full(len(frac), np.nan))
+    hit = np.isfinite(frac) & (frac > 0) & np.isfinite(mean)
+    if not hit.any():
+        return
+    ax.plot(x[hit], mean[hit], linestyle="none", marker="o", markersize=11, fillstyle="none",
+            markeredgecolor=style.AT_CHANCE_COLOR, markeredgewidth=1.6,
+            label="run(s) at chance (never beat chance on validation)", gid=gid)
+    for xi, yi, f, k in zip(x[hit], mean[hit], frac[hit], n[hit], strict=True):
+        text = f"at chance {round(f * k)}/{int(k)}" if np.isfinite(k) else "at chance"
+        ax.annotate(text, (xi, yi), xytext=(4, 8), textcoords="offset points", fontsize=7,
+                    color=style.AT_CHANCE_COLOR)
 
 
 def _finish_level_axis(ax, ylabel: str, *, unit_interval: bool = True) -> None:

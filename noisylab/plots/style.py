@@ -30,6 +30,7 @@ OKABE_ITO = (
 CORRECT = "#009E73"  # bluish green
 WRONG = "#D55E00"  # vermillion
 REFERENCE = "#7F7F7F"  # grey for chance levels and ideal lines
+AT_CHANCE_COLOR = "#CC0000"  # red rings around levels where runs never beat chance
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DPI = 150
 FORMATS = ("png", "pdf", "svg")

@@ -35,6 +35,7 @@ from noisylab.noise import realized_transition
 from noisylab.results import N_IMAGES
 from noisylab.sweep.grid import Run
 from noisylab.sweep.splits import stratified_take
+from noisylab.training.stopping import at_chance, chance_threshold
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,8 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
         "realized_noise_rate": float(corrupted.mean()),
         **metrics,
         "best_epoch": int(result.best_epoch), "epochs": int(result.epochs),
+        "at_chance": at_chance(result.history.get("val_accuracy", []),
+                               chance_threshold(p.y_val)),
         "train_seconds": float(result.train_seconds),
         "images_per_second": float(result.images_per_second),
     }

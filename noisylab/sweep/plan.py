@@ -157,6 +157,16 @@ def check_models(config: SweepConfig, *, model_names: Sequence[str] | None = Non
         check_choice(model, "model", names, what="model")
 
 
+def check_model_inputs(config: SweepConfig, datasets: dict[str, Any]) -> None:
+    """Check that every dataset's images are large enough for every model of the registry."""
+    from noisylab.training.models import MODEL_NAMES, check_input_shape
+
+    for name, ds in datasets.items():
+        for model in config.models:
+            if model in MODEL_NAMES:
+                check_input_shape(model, ds.x_train.shape[1:], dataset=getattr(ds, "name", name))
+
+
 def check_executor(config: SweepConfig) -> None:
     """Check the executor's name against the registry, and that Ray is installed for ``ray``."""
     from noisylab.sweep.executors import EXECUTORS
@@ -355,6 +365,7 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     datasets = load_datasets(config, data_dir=data_dir)
     check_models(config, model_names=model_names)
     check_method_data(config, datasets, method_options)
+    check_model_inputs(config, datasets)
     points = label_set_points(config, datasets, data_dir=data_dir)
     runs = expand(config, points, method_options)
     dry_run_noise(config, runs, datasets)

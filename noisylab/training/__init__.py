@@ -5,6 +5,9 @@ Modules:
 - `result`: `TrainResult`, the contract every trainer returns; importable without Keras;
 - `models`: the model registry (`build_model(name, ...)`, `MODEL_NAMES`), Keras;
 - `loop`: `train_model`, one fresh model trained with early stopping and best-weight restore;
+- `stopping`: the early-stopping rule (warm-up, patience counted from the first epoch above
+  chance) and the chance test behind ``runs.csv``'s ``at_chance``; numpy only;
+- `recipe`: the default learning rate and batch size by training-set size; no Keras;
 - `backend`: keeps TensorFlow's C++ start-up lines out of a worker's stderr (no Keras).
 
 Importing this package imports nothing heavy; Keras loads with `models` or `loop`. A new model is

@@ -2,8 +2,10 @@
 
 The protocol: a fresh model from `noisylab.training.models` (never warm-started), Adam, sparse
 categorical cross-entropy on the softmax output (or a robust method's loss, see
-`noisylab.training.methods`), early stopping on the validation accuracy with
-the best epoch's weights restored (whether or not training stopped early), and, on request,
+`noisylab.training.methods`), early stopping on the validation accuracy by
+`noisylab.training.stopping.StoppingRule` (a warm-up of ``min_epochs``, patience counted from the
+first epoch above chance) with the best epoch's weights restored whether or not training stopped
+early, and, on request,
 ReduceLROnPlateau, augmentation, ``mixed_bfloat16`` and TensorFlow op determinism.
 """
 
@@ -19,7 +21,9 @@ import numpy as np
 from noisylab.config import TrainOptions
 from noisylab.errors import NoisylabError
 from noisylab.training.models import build_model, check_model_name
+from noisylab.training.recipe import resolve_recipe
 from noisylab.training.result import MethodCall, TrainResult
+from noisylab.training.stopping import StoppingRule, chance_threshold
 from noisylab.validate import check_scalar
 
 # Inference only: large batches amortise the per-batch overhead.
@@ -28,21 +32,24 @@ _HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"
 
 
 class _BestWeights(keras.callbacks.Callback):
-    """Early stopping on validation accuracy that always restores the best epoch's weights.
+    """Early stopping by `noisylab.training.stopping.StoppingRule`, restoring the best weights.
 
-    Keras' own ``EarlyStopping(restore_best_weights=True)`` restores at the end of training in
-    Keras 3.15, but older versions restored only when they stopped early; this callback behaves the
-    same everywhere and reports the best epoch. Weights are copied only on improvement.
+    Keras' own ``EarlyStopping`` has neither the warm-up nor the patience counted from the first
+    epoch above chance, and older Keras versions restored the best weights only when they stopped
+    early; this callback restores them at the end of training in every case. Weights are copied
+    only on improvement.
     """
 
-    def __init__(self, patience: int, monitor: str = "val_accuracy"):
+    def __init__(self, rule: StoppingRule, monitor: str = "val_accuracy"):
         super().__init__()
-        self.patience = patience
+        self.rule = rule
         self.monitor = monitor
-        self.best = -np.inf
-        self.best_epoch = 0  # 0-based
         self.best_weights = None
-        self.wait = 0
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch of the best validation accuracy (0 before the first epoch)."""
+        return self.rule.best_epoch
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and "learning_rate" not in logs:
@@ -51,12 +58,10 @@ class _BestWeights(keras.callbacks.Callback):
         current = (logs or {}).get(self.monitor)
         if current is None:
             raise RuntimeError(f"early stopping monitors {self.monitor!r}, missing from the logs")
-        if current > self.best:
-            self.best, self.best_epoch, self.wait = current, epoch, 0
+        improved, stop = self.rule.update(float(current))
+        if improved:
             self.best_weights = self.model.get_weights()
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
+        if stop:
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
@@ -250,6 +255,8 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
             augment=options.augment,
             dataset_name=dataset_name,
         )
+        learning_rate, batch_size = resolve_recipe(options.learning_rate, options.batch_size,
+                                                   len(x_train))
         trained = model
         layer = None
         if channel is not None:
@@ -259,11 +266,14 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
             layer = NoiseChannel(channel, name="noise_channel")
             trained = keras.Model(inputs, layer(model(inputs)))
         trained.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate,
+                                            epsilon=options.adam_epsilon),
             loss=loss,
             metrics=["accuracy"],
         )
-        best = _BestWeights(options.patience)
+        rule = StoppingRule(patience=options.patience, min_epochs=options.min_epochs,
+                            threshold=chance_threshold(y_val))
+        best = _BestWeights(rule)
         # A NaN/inf loss stops training at once; the sweep then records the run as failed
         # (noisylab.sweep.tasks checks the history) instead of training on garbage.
         callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
@@ -283,7 +293,7 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
         fit = trained.fit(
             x_train,
             y_train,
-            batch_size=options.batch_size,
+            batch_size=batch_size,
             epochs=options.epochs,
             validation_data=(x_val, y_val),
             shuffle=True,
@@ -304,7 +314,7 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
     epochs = len(history["loss"])
     return TrainResult(
         history=history,
-        best_epoch=best.best_epoch + 1,
+        best_epoch=max(best.best_epoch, 1),
         epochs=epochs,
         test_probs=test_probs,
         train_probs=train_probs,

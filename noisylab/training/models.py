@@ -9,25 +9,28 @@ The registry (`MODEL_NAMES`, `check_model_name`) is importable without Keras, so
 model names before any framework loads; Keras is imported by `build_model` and
 `feature_extractor`, and passed to the builders as ``layers``.
 
-Pools and strided convolutions use ``'same'`` padding, so every model also works on inputs as small
-as scikit-learn's 8x8 digits (the spatial size is halved with rounding up and never reaches zero).
+Pools and strided convolutions use ``'same'`` padding, so every model but ``blog-cnn`` also works
+on inputs as small as scikit-learn's 8x8 digits (the spatial size is halved with rounding up and
+never reaches zero). ``blog-cnn`` keeps the blog's ``'valid'`` padding and needs at least 19x19
+(`check_input_shape` says so before anything trains).
 
 Models
 ------
 seed-cnn
-    The original blog's network: conv32, conv32, maxpool 3/2, conv64, conv64, maxpool 3/2,
-    dense 512, softmax. 3x3 kernels, ReLU.
-drory-mnist
-    Drory et al.'s MNIST network: cnv@20, cnv@20, pool, cnv@50, cnv@50, pool, fc@500, fc@L, 5x5
-    kernels with 'same' padding, 2x2 max-pools, BatchNorm + ReLU after each hidden layer.
-allconv
-    All-CNN-C (Springenberg et al., 2015) for CIFAR: strided convolutions instead of pooling, global
-    average pooling over an L-channel 1x1 convolution, dropout 0.2 on the input and 0.5 after each
-    downsampling.
-robust-cnn
-    The practical guide's network: three blocks (two 3x3 convs with BatchNorm + ReLU, max-pool,
-    dropout 0.2 / 0.3 / 0.4) of 32 / 64 / 128 filters, then dense 256 + BatchNorm + ReLU with
-    dropout 0.5.
+    Our variant of the original blog's network, and the default: conv32, conv32, maxpool 3/2,
+    conv64, conv64, maxpool 3/2, dense 512, softmax; 3x3 kernels, ReLU. It differs from the blog's
+    ``Model.py`` (``blog-cnn``) in two ways, on purpose: ``'same'`` padding everywhere, so that
+    it runs on any input size (digits' 8x8 included), and a hidden dense-512 layer with a softmax
+    output instead of the blog's single sigmoid dense layer, the usual classifier head, which
+    gives a 512-wide penultimate representation for ``features: model``.
+blog-cnn
+    The blog's network exactly as in its ``Model.py``: conv32, conv32, maxpool 3/2, conv64, conv64,
+    maxpool 3/2, all 3x3 with ``'valid'`` padding and ReLU, flatten (576 features on 28x28x1: the
+    spatial sizes are 26, 24, 11, 9, 7, 3), then one dense layer to the classes with a
+    **sigmoid**, trained under categorical cross-entropy. Keras' cross-entropy on probabilities
+    divides them by their sum, so the model outputs ``sigmoid / sum(sigmoid)``: the same loss and
+    the same predictions as the blog's, and rows that sum to 1 like every model here. The blog
+    trained it with Adam at Keras' default rate (``--lr 1e-3``). Needs inputs of at least 19x19.
 """
 
 from __future__ import annotations
@@ -114,6 +117,17 @@ def _seed_cnn(layers, x, num_classes: int):
     return layers.Dense(num_classes, name="logits")(x)
 
 
+def _blog_cnn(layers, x, num_classes: int):
+    x = layers.Conv2D(32, 3, padding="valid", activation="relu", name="conv1")(x)
+    x = layers.Conv2D(32, 3, padding="valid", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="valid", name="pool1")(x)
+    x = layers.Conv2D(64, 3, padding="valid", activation="relu", name="conv3")(x)
+    x = layers.Conv2D(64, 3, padding="valid", activation="relu", name="conv4")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="valid", name="pool2")(x)
+    x = layers.Flatten(name=FEATURES_LAYER)(x)
+    return layers.Dense(num_classes, activation="sigmoid", dtype="float32", name="sigmoid")(x)
+
+
 def _drory_mnist(layers, x, num_classes: int):
     x = _conv_bn_relu(layers, x, 20, 5, "cnv1")
     x = _conv_bn_relu(layers, x, 20, 5, "cnv2")
@@ -165,12 +179,38 @@ def _robust_cnn(layers, x, num_classes: int):
 
 _BUILDERS: dict[str, Callable] = {
     "seed-cnn": _seed_cnn,
+    "blog-cnn": _blog_cnn,
     "drory-mnist": _drory_mnist,
     "allconv": _allconv,
     "robust-cnn": _robust_cnn,
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+#: Models whose last layer already gives (unnormalised) class scores in [0, 1], not logits.
+_SIGMOID_OUTPUT = frozenset({"blog-cnn"})
+#: The smallest input side each model needs (1 when it pads, so that any size works).
+_MIN_SIDE = {"blog-cnn": 19}
+
+
+def check_input_shape(name: str, input_shape, *, dataset: str | None = None) -> None:
+    """Raise `NoisylabError` when the images are too small for the model; Keras-free.
+
+    Parameters
+    ----------
+    name : str
+        A model name from `MODEL_NAMES`.
+    input_shape : tuple of int, (H, W, C)
+    dataset : str, optional
+        Named in the message.
+    """
+    need = _MIN_SIDE.get(check_model_name(name), 1)
+    height, width = int(input_shape[0]), int(input_shape[1])
+    if min(height, width) < need:
+        where = f" in {dataset}" if dataset else ""
+        raise NoisylabError(
+            f"model {name} needs images of at least {need}x{need} ('valid' padding, as in the "
+            f"blog), got {height}x{width}{where}; use seed-cnn, which pads and fits any size")
 
 
 def check_model_name(name: str) -> str:
@@ -219,6 +259,7 @@ def build_model(
 
     builder = _BUILDERS[check_model_name(name)]
     shape = _check_shape(input_shape, num_classes)
+    check_input_shape(name, shape, dataset=dataset_name)
     inputs = keras.Input(shape=shape, name="images")
     x = inputs
     if augment:
@@ -226,8 +267,14 @@ def build_model(
             x = layer(x)
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
     logits = builder(layers, x, int(num_classes))
-    # Softmax in float32 even under mixed precision, for a numerically sound loss.
-    outputs = layers.Activation("softmax", dtype="float32", name="probs")(logits)
+    if name in _SIGMOID_OUTPUT:
+        # What Keras' cross-entropy does to probabilities that do not sum to 1.
+        outputs = layers.Lambda(
+            lambda s: s / keras.ops.maximum(keras.ops.sum(s, axis=-1, keepdims=True), 1e-30),
+            dtype="float32", name="probs")(logits)
+    else:
+        # Softmax in float32 even under mixed precision, for a numerically sound loss.
+        outputs = layers.Activation("softmax", dtype="float32", name="probs")(logits)
     return keras.Model(inputs, outputs, name=name)
 
 
