@@ -522,6 +522,10 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
 
 #: Fields added after results folders existed, with the default at which the hash leaves them out.
 HASH_OMITS_AT_DEFAULT = {"methods": ["ce"], "method_options": {}}
+#: The same for fields of ``train``: Adam's epsilon at Keras' default (what every earlier run
+#: used) and the warm-up at its default (an earlier folder resumed under this version trains its
+#: remaining runs with the warm-up; its finished runs are kept as they are).
+TRAIN_HASH_OMITS_AT_DEFAULT = {"adam_epsilon": 1e-7, "min_epochs": 3}
 
 
 def config_hash(config: SweepConfig) -> str:
@@ -538,6 +542,11 @@ def config_hash(config: SweepConfig) -> str:
     for key, default in HASH_OMITS_AT_DEFAULT.items():
         if data.get(key) == default:
             data.pop(key)
+    train = data.get("train")
+    if isinstance(train, dict):
+        data["train"] = {k: v for k, v in train.items()
+                         if not (k in TRAIN_HASH_OMITS_AT_DEFAULT
+                                 and v == TRAIN_HASH_OMITS_AT_DEFAULT[k])}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

@@ -148,8 +148,25 @@ def test_bad_method_options_in_yaml(tmp_path, yaml_text, match):
 
 
 def test_estimated_T_without_an_anchor_candidate_in_some_class(tmp_path):
+    # A subset smaller than the class count is refused for every method (plan's dataset check);
+    # a class absent from the training labels is refused by the method check.
     _bad(tmp_path, "--method", "forward", "--subset", "5",
-         match="method 'forward' with T: estimated needs an anchor candidate in every class")
+         match="subset must be at least the number of classes of digits (10)")
+    import types
+
+    import numpy as np
+
+    from noisylab.config import default_config, resolve
+    from noisylab.errors import NoisylabError
+    from noisylab.sweep.plan import check_method_data, resolve_method_options
+
+    config, resolved = resolve_method_options(resolve(default_config(), methods="forward"))
+    ds = types.SimpleNamespace(y_train=np.array([0, 1, 1, 3]), num_classes=4)
+    with pytest.raises(NoisylabError, match="method 'forward' with T: estimated needs an anchor "
+                       "candidate in every class, but in tiny class 2 has no training image"):
+        check_method_data(config, {"tiny": ds}, resolved)
+    ds.y_train = np.array([0, 1, 2, 3])
+    check_method_data(config, {"tiny": ds}, resolved)
 
 
 # -- folders written before methods existed ------------------------------------------------------
