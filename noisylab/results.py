@@ -16,7 +16,9 @@ the README and the sweep all refer to this one::
     runs/<run_id>/method.npz    what a method estimated, when it did: ``transition_estimated``
                                 and ``transition_realized`` (forward/backward with T
                                 estimated), ``channel_initial``/``channel_final``
-                                (noise-adaptation)
+                                (noise-adaptation), ``labels_corrected``, ``labels_changed``,
+                                ``changes_right``, ``selection_precision``/``_recall``
+                                (label-correction)
     runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
     runs/<run_id>/predictions.npz   probs (test softmax), y_true, y_noisy, test_index, images
                                 (the first N_IMAGES test images), class_names

@@ -9,6 +9,7 @@ import pytest
 
 from noisylab.errors import NoisylabError
 from noisylab.training.methods import METHOD_NAMES, METHODS, get_method, resolve_methods
+from noisylab.training.methods.relabel import correct_labels, correction_scores
 from noisylab.training.methods.transition import (
     confusion_channel,
     estimate_transition,
@@ -163,10 +164,41 @@ def test_confusion_channel_rows():
     np.testing.assert_allclose(C, [[0.5, 0.5, 0], [0, 2 / 3, 1 / 3], [0, 0, 1]])
 
 
+# -- label correction ---------------------------------------------------------------------------
+
+def test_label_correction_changes_exactly_the_labels_above_threshold():
+    # max p per row: 0.70, 0.25, 0.90, 0.40; argmax: 0, 0 (first of ties), 1, 3
+    np.testing.assert_array_equal(correct_labels(P, Y, 0.9), [0, 2, 1, 3])  # row 2 already 1
+    np.testing.assert_array_equal(correct_labels(P, [3, 3, 3, 0], 0.7), [0, 3, 1, 0])
+    np.testing.assert_array_equal(correct_labels(P, [3, 3, 3, 0], 0.25), [0, 0, 1, 3])
+    np.testing.assert_array_equal(correct_labels(P, [3, 3, 3, 0], 1.0), [3, 3, 3, 0])
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5) * 0.3, size=500)
+    labels = rng.integers(0, 5, size=500)
+    out = correct_labels(probs, labels, 0.8)
+    confident = probs.max(axis=1) >= 0.8
+    assert np.array_equal(out[confident], probs.argmax(axis=1)[confident])
+    assert np.array_equal(out[~confident], labels[~confident])
+    with pytest.raises(NoisylabError, match="shape"):
+        correct_labels(P[:3], Y, 0.9)
+
+
+def test_correction_scores_count_changes_and_their_precision():
+    true = np.array([0, 1, 2, 3, 4, 0])
+    noisy = np.array([1, 1, 3, 3, 0, 0])       # corrupted: 0, 2, 4
+    corrected = np.array([0, 2, 1, 3, 0, 0])   # changed: 0 (right), 1 (wrong, was clean), 2 (wrong)
+    s = correction_scores(noisy, corrected, true)
+    assert s == {"labels_changed": 3.0, "changes_right": 1.0,
+                 "selection_precision": 2 / 3, "selection_recall": 2 / 3}
+    none = correction_scores(noisy, noisy, true)
+    assert none["labels_changed"] == 0 and np.isnan(none["selection_precision"])
+    assert np.isnan(correction_scores(true, true, true)["selection_recall"])
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 def test_registry_entries_are_complete():
-    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 11
+    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 12
     for name, method in METHODS.items():
         assert method.name == name and method.summary and method.paper
         assert set(method.backends) <= {"tensorflow", "jax", "torch"}
@@ -177,12 +209,16 @@ def test_registry_entries_are_complete():
     assert get_method("forward").needs_ce_model({"T": "estimated"})
     assert not get_method("gce").needs_ce_model(get_method("gce").resolve())
     assert get_method("noise-adaptation").needs_ce_model({})
+    assert get_method("label-correction").needs_ce_model({"threshold": 0.9})
+    assert get_method("label-correction").resolve() == {"threshold": 0.9}
 
 
 @pytest.mark.parametrize("methods, options, match", [
     (["ce", "focal"], {}, "unknown method 'focal'; valid: ce, label-smoothing"),
     (["gce"], {"gce": {"q": 0.0}}, r"method_options.gce.q must be in \(0, 1\], got 0.0"),
     (["gce"], {"gce": {"q": 1.5}}, r"method_options.gce.q must be in \(0, 1\], got 1.5"),
+    (["label-correction"], {"label-correction": {"threshold": 0}},
+     r"method_options.label-correction.threshold must be in \(0, 1\], got 0"),
     (["sce"], {"sce": {"alpha": -0.1}}, "method_options.sce.alpha must be >= 0, got -0.1"),
     (["label-smoothing"], {"label-smoothing": {"alpha": -1}}, "must be in \\[0, 1\\]"),
     (["gce"], {"gce": {"p": 1}}, "method 'gce' does not take option 'p'; valid: q, truncated, k"),

@@ -221,6 +221,11 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
     if "transition_estimated" in artifacts:
         artifacts["transition_realized"] = transition
         t_error = float(np.max(np.abs(artifacts["transition_estimated"] - transition)))
+    if "labels_corrected" in artifacts:
+        from noisylab.training.methods.relabel import correction_scores
+
+        scores = correction_scores(p.y_fit, artifacts["labels_corrected"], p.y_fit_true)
+        artifacts.update({k: np.float64(v) for k, v in scores.items()})
     from noisylab.training.methods import get_method
 
     options = json.loads(run.method_options)

@@ -175,9 +175,10 @@ def train_model(
         Return the trained model in `TrainResult.model` (e.g. to extract features).
     method : MethodCall, optional
         A robust training method (None or ``ce``: plain cross-entropy). A method that needs a
-        CE model first (``T: estimated``, ``noise-adaptation``) trains it here with the same
-        data and seed — the very model of the ``ce`` run at the same grid point — and then a
-        fresh model with its own loss.
+        CE model first (``T: estimated``, ``noise-adaptation``, ``label-correction``) trains it
+        here with the same data and seed — the very model of the ``ce`` run at the same grid
+        point — and then a fresh model with its own loss (label correction: on its corrected
+        labels).
 
     Returns
     -------
@@ -195,7 +196,7 @@ def train_model(
     channel = None
     artifacts: dict[str, np.ndarray] = {}
     if method is not None and method.name != "ce":
-        loss, channel, artifacts = _prepare_method(
+        loss, channel, artifacts, y_train = _prepare_method(
             method, x_train, y_train, x_val, y_val, x_test, options=options,
             num_classes=num_classes, seed=seed, dataset_name=dataset_name)
     result = _fit(x_train, y_train, x_val, y_val, x_test, options=options,
@@ -208,9 +209,11 @@ def train_model(
 
 def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, *, options,
                     num_classes, seed, dataset_name):
-    """The loss, the initial noise channel (or None) and the artifacts of a method."""
+    """The loss, the initial noise channel (or None), the artifacts of a method and the labels
+    its model trains on (``y_train`` but for label correction)."""
     from noisylab.training.methods import get_method
     from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.relabel import correct_labels
     from noisylab.training.methods.transition import confusion_channel, estimate_transition
 
     spec = get_method(method.name)
@@ -234,8 +237,12 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
     if method.name == "noise-adaptation":
         channel = confusion_channel(ce.train_probs.argmax(axis=1), y_train, num_classes)
         artifacts["channel_initial"] = channel
+    if method.name == "label-correction":
+        corrected = correct_labels(ce.train_probs, y_train, opts["threshold"])
+        artifacts["labels_corrected"] = corrected
+        y_train = corrected
     loss = make_loss(method.name, opts, num_classes=num_classes, transition=transition)
-    return loss, channel, artifacts
+    return loss, channel, artifacts, y_train
 
 
 def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, dataset_name,

@@ -3,6 +3,7 @@
 - `registry`: `METHODS`, `METHOD_NAMES`, `get_method`, `resolve_methods` — each method's options
   with defaults and ranges, its formula and paper, its backends; no framework imported;
 - `transition`: numpy — anchor-point estimate of T, the noise-adaptation channel's initial value;
+- `relabel`: numpy — label correction by confident predictions and what it changed;
 - `losses`: `make_loss` (per-sample losses in `keras.ops`) and the `NoiseChannel` layer; imports
   Keras.
 

@@ -44,7 +44,8 @@ def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
     ----------
     name : str
         A method of `noisylab.training.methods.METHODS` whose training is a loss
-        (``noise-adaptation`` trains CE on its channel's output, so it uses ``ce`` here).
+        (``noise-adaptation`` trains CE on its channel's output and ``label-correction`` CE on
+        corrected labels, so they use ``ce`` here).
     options : mapping
         Its resolved options.
     num_classes : int
@@ -58,7 +59,7 @@ def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
         ``"sparse_categorical_crossentropy"`` for ``ce``, else ``loss(y_true, y_pred)``.
     """
     L = int(num_classes)
-    if name in ("ce", "noise-adaptation"):
+    if name in ("ce", "noise-adaptation", "label-correction"):
         return "sparse_categorical_crossentropy"
     if name == "label-smoothing":
         alpha = float(options["alpha"])

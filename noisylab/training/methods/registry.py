@@ -58,7 +58,8 @@ class Method:
         Whether it needs a transition matrix T (``T: known`` is the run's realized one, oracle
         information; ``T: estimated`` comes from a CE model trained first).
     ce_first : bool
-        Whether it always trains a CE model first (noise adaptation: its initial channel).
+        Whether it always trains a CE model first (noise adaptation: its initial channel;
+        label correction: the predictions that relabel).
     """
 
     name: str
@@ -145,6 +146,11 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "initialised to log of a CE model's confusion matrix; tested on p alone",
            "Goldberger & Ben-Reuven 2017, 'Training deep neural-networks using a noise "
            "adaptation layer'", ce_first=True),
+    Method("label-correction", "train CE; ỹ ← argmax p where max p >= threshold; retrain CE "
+           "from scratch on the corrected labels",
+           "the CIFAR-10 label-noise guide (label correction by confident predictions)",
+           {"threshold": Option(0.9, _number(0.0, 1.0, "right"), "confidence in (0, 1]")},
+           ce_first=True),
 )}
 METHOD_NAMES = tuple(METHODS)
 
