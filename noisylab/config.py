@@ -116,6 +116,10 @@ class TrainOptions:
         Train under the ``mixed_bfloat16`` policy.
     deterministic : bool
         Turn on TensorFlow op determinism so that the same seed gives identical results.
+    restore_best : bool
+        Test the best validation epoch's weights (the default). False tests the last epoch's
+        weights, as papers that report final-epoch (or last-epochs) accuracy do; early stopping
+        still ends the run (give ``patience >= epochs`` to train every epoch).
 
     Every value is checked on construction (``train.<name> must be ...``).
     """
@@ -133,6 +137,7 @@ class TrainOptions:
     augment: bool = _option(False, check=check_bool)
     mixed_precision: bool = _option(False, check=check_bool)
     deterministic: bool = _option(False, check=check_bool)
+    restore_best: bool = _option(True, check=check_bool)
 
     def __post_init__(self) -> None:
         _run_checks(self, "train.")
@@ -524,8 +529,9 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
 HASH_OMITS_AT_DEFAULT = {"methods": ["ce"], "method_options": {}}
 #: The same for fields of ``train``: Adam's epsilon at Keras' default (what every earlier run
 #: used) and the warm-up at its default (an earlier folder resumed under this version trains its
-#: remaining runs with the warm-up; its finished runs are kept as they are).
-TRAIN_HASH_OMITS_AT_DEFAULT = {"adam_epsilon": 1e-7, "min_epochs": 3}
+#: remaining runs with the warm-up; its finished runs are kept as they are), and the best-epoch
+#: restore at its default (what every earlier run did).
+TRAIN_HASH_OMITS_AT_DEFAULT = {"adam_epsilon": 1e-7, "min_epochs": 3, "restore_best": True}
 
 
 def config_hash(config: SweepConfig) -> str:

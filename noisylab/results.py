@@ -18,7 +18,12 @@ the README and the sweep all refer to this one::
                                 estimated), ``channel_initial``/``channel_final``
                                 (noise-adaptation), ``labels_corrected``, ``labels_changed``,
                                 ``changes_right``, ``selection_precision``/``_recall``
-                                (label-correction)
+                                (label-correction), ``selected`` (bit-packed along the
+                                samples: which samples each network trained on per epoch),
+                                ``label_precision`` (2, epochs) (co-teaching, co-teaching+,
+                                decoupling), ``forget_rate`` and ``selection_precision``/
+                                ``_recall`` of the samples network 1 left out in its last
+                                epoch (co-teaching, co-teaching+)
     runs/<run_id>/history.csv   per-epoch loss, accuracy, val_loss, val_accuracy[, learning_rate]
     runs/<run_id>/predictions.npz   probs (test softmax), y_true, y_noisy, test_index, images
                                 (the first N_IMAGES test images), class_names

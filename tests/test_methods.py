@@ -198,7 +198,7 @@ def test_correction_scores_count_changes_and_their_precision():
 # -- the registry ---------------------------------------------------------------------------------
 
 def test_registry_entries_are_complete():
-    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 12
+    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 16
     for name, method in METHODS.items():
         assert method.name == name and method.summary and method.paper
         assert set(method.backends) <= {"tensorflow", "jax", "torch"}
@@ -225,7 +225,43 @@ def test_registry_entries_are_complete():
     (["forward"], {"forward": {"T": "guessed"}}, "must be one of estimated, known"),
     (["ce"], {"gce": {"q": 0.5}}, "method_options names 'gce', which is not among the swept"),
     (["gce"], {"gce": {"truncated": "yes"}}, "must be true or false"),
+    (["elr"], {"elr": {"beta": 1.0}}, r"method_options.elr.beta must be in \[0, 1\), got 1.0"),
+    (["elr"], {"elr": {"lambda": -1}}, "method_options.elr.lambda must be >= 0, got -1"),
 ])
 def test_bad_methods_and_options(methods, options, match):
     with pytest.raises(NoisylabError, match=match):
         resolve_methods(methods, options)
+
+
+# -- ELR: per-sample targets ----------------------------------------------------------------------
+
+def test_elr_target_update_equals_its_formula():
+    from noisylab.training.methods.targets import elr_update
+
+    t0 = np.array([[0.0, 0.0, 0.0, 0.0], [0.4, 0.3, 0.2, 0.1]])
+    p = np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    out = elr_update(t0, p, beta=0.7)
+    # row 0: p clipped to [1e-4, 1 - 1e-4] = (0.9999, 1e-4, 1e-4, 1e-4), sum 1.0002
+    clipped = np.array([0.9999, 1e-4, 1e-4, 1e-4]) / 1.0002
+    np.testing.assert_allclose(out[0], 0.3 * clipped, rtol=1e-6)
+    np.testing.assert_allclose(out[1], [0.355, 0.285, 0.215, 0.145], rtol=1e-6)
+    assert out.dtype == np.float32
+    with pytest.raises(NoisylabError, match=r"one shape \(B, L\), got \(2, 4\) and \(2, 3\)"):
+        elr_update(t0, p[:, :3], beta=0.7)
+
+
+@pytest.mark.slow   # imports Keras
+def test_elr_loss_equals_its_numpy_formula():
+    keras = pytest.importorskip("keras")
+    from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.targets import pack_targets
+
+    targets = np.array([[0.6, 0.2, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0],
+                        [0.1, 0.7, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    loss = make_loss("elr", {"beta": 0.7, "lambda": 3.0}, num_classes=L)
+    out = keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(pack_targets(Y, targets)),
+                                          keras.ops.convert_to_tensor(P.astype(np.float32))))
+    inner = (np.clip(P, 1e-4, 1 - 1e-4) * targets).sum(axis=1)
+    np.testing.assert_allclose(out, -np.log(PY) + 3.0 * np.log(1 - inner), rtol=2e-5)
+    # t = 0 (the start): the regulariser is log 1 = 0 and the loss is CE
+    assert out[1] == pytest.approx(np.log(4), rel=1e-6)

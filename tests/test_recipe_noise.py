@@ -25,13 +25,14 @@ def test_symmetric_08_on_mnist_leaves_chance_with_the_default_recipe(mnist_h5, t
     from noisylab.config import resolve
     from noisylab.sweep import plan_sweep, run_sweep
 
-    # 6,000 training images: the LARGE recipe (5e-4, batch 256); 10 epochs at most.
+    # 6,000 images: the LARGE recipe (5e-4, batch 256); 5 epochs. Measured at this size after 5
+    # epochs: weighted F1 0.716 with it, 0.548 with the old recipe (2e-3, batch 64).
     config = resolve(None, datasets=str(mnist_h5), noise="symmetric", levels="0.8",
-                     subset=6000, epochs=10, seed=0)
+                     subset=6000, epochs=5, seed=0)
     result = run_sweep(plan_sweep(config, tmp_path / "r"))
     row = pd.read_csv(result.runs_csv).iloc[0]
     assert not bool(row["at_chance"])
-    assert row["test_f1"] > 0.5           # chance is 0.1
+    assert row["test_f1"] > 0.6           # chance is 0.1
     history = pd.read_csv(next((tmp_path / "r" / "runs").glob("*/history.csv")))
     assert history["learning_rate"].iloc[0] == pytest.approx(5e-4)
     assert history["loss"].iloc[-1] < 2.29  # below ln 10 = 2.3026: it left the trivial solution

@@ -237,7 +237,7 @@ def test_anchor_points_estimate_digits_flip_T_within_0_15(tmp_path):
 def test_every_method_trains_a_keras_model(tmp_path):
     """One short run of every method on digits: finite losses, predictions of the right shape,
     the channel of noise-adaptation and label-correction's counts saved, backward with T
-    known."""
+    known, ELR's targets and the two-network methods' label precision."""
     from noisylab.training.methods import METHOD_NAMES
 
     cfg = SweepConfig(name="t", noise=("flip",), levels=(0.3,), methods=METHOD_NAMES,
@@ -259,6 +259,14 @@ def test_every_method_trains_a_keras_model(tmp_path):
         assert 0 <= m["changes_right"] <= m["labels_changed"]
         if changed.any():
             assert m["selection_precision"] == pytest.approx(z["corrupted"][changed].mean())
+    folder = tmp_path / "r" / "runs" / runs.loc["elr", "run_id"]
+    with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
+        # two epochs from t = 0 with β = 0.7: every row sums to 1 − 0.7² = 0.51
+        assert m["targets"].shape == (z["noisy_labels"].size, 10)
+        np.testing.assert_allclose(m["targets"].sum(axis=1), 0.51, rtol=1e-5)
+    for method in ("coteaching", "coteaching-plus", "decoupling"):
+        with np.load(tmp_path / "r" / "runs" / runs.loc[method, "run_id"] / "method.npz") as m:
+            assert m["label_precision"].shape == (2, runs.loc[method, "epochs"])
 
 
 # -- plots and report per method ----------------------------------------------------------------

@@ -99,6 +99,25 @@ def test_final_weights_are_the_best_epochs(tiny):
     assert val_acc == pytest.approx(max(result.history["val_accuracy"]), abs=1e-6)
 
 
+@pytest.mark.parametrize("method", [None, "coteaching"])
+def test_last_epoch_weights_when_restore_best_is_off(tiny, method):
+    """restore_best=False tests the last epoch's weights, in fit and in the two-network loop."""
+    from noisylab.training.methods import get_method
+    from noisylab.training.result import MethodCall
+
+    call = None if method is None else MethodCall(
+        name=method, options=get_method(method).resolve(), noise="symmetric", level=0.2,
+        transition=np.eye(10), sample_index=np.arange(len(tiny[1])))
+    options = TrainOptions(epochs=4, patience=4, batch_size=32, learning_rate=1e-2,
+                           restore_best=False)
+    result = _train(tiny, options=options, keep_model=True, method=call)
+    _, _, x_va, y_va, _, _ = tiny
+    probs = keras.ops.convert_to_numpy(result.model(x_va.astype(np.float32), training=False))
+    val_acc = float(np.mean(probs.argmax(axis=1) == y_va))
+    assert result.epochs == 4
+    assert val_acc == pytest.approx(result.history["val_accuracy"][-1], abs=1e-6)
+
+
 def test_early_stopping_when_validation_cannot_improve(tiny):
     x_tr, y_tr, _, _, x_te, _ = tiny
     # Ten identical blank images labelled 0..9: whatever the model predicts, exactly one is right.

@@ -205,6 +205,8 @@ def _at_chance_cell(fraction, n_runs: int) -> str:
 @click.option("--seed", type=int, help="Root seed of every run's seeds.")
 @click.option("--deterministic/--no-deterministic", default=None,
               help="TensorFlow op determinism (slower, bit-reproducible).")
+@click.option("--restore-best/--last-epoch", "restore_best", default=None,
+              help="Test the best validation epoch's weights (default) or the last epoch's.")
 @click.option("--name", help="Name of the results folder under results/ (default: the config's "
               "name, else derived from what differs from the default sweep, e.g. "
               "mnist-random).")
@@ -227,7 +229,8 @@ def _at_chance_cell(fraction, n_runs: int) -> str:
               "0).")
 @user_errors
 def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, patience,
-          min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic, name, out,
+          min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic,
+          restore_best, name, out,
           force, yes, executor, workers, max_runs_per_worker, ray_address, num_cpus, num_gpus):
     """Train a fresh model per dataset x noise x level x repeat x method x model; record metrics.
 
@@ -250,7 +253,8 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, p
                      models=model, methods=method, epochs=epochs, patience=patience,
                      min_epochs=min_epochs, batch_size=batch_size, learning_rate=lr,
                      adam_epsilon=adam_epsilon, val=val, subset=subset, seed=seed,
-                     deterministic=deterministic, name=name, executor=executor,
+                     deterministic=deterministic, restore_best=restore_best, name=name,
+                     executor=executor,
                      workers=workers, max_runs_per_worker=max_runs_per_worker,
                      ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus)
     with _quiet_backend_start():

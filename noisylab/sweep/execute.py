@@ -226,6 +226,15 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
 
         scores = correction_scores(p.y_fit, artifacts["labels_corrected"], p.y_fit_true)
         artifacts.update({k: np.float64(v) for k, v in scores.items()})
+    if "selected" in artifacts:
+        from noisylab.training.methods.peers import label_precision, rejection_scores
+
+        artifacts["label_precision"] = label_precision(artifacts["selected"], corrupted)
+        if "forget_rate" in artifacts:      # small-loss rules: what network 1 left out last
+            scores = rejection_scores(artifacts["selected"][0, -1], corrupted)
+            artifacts.update({k: np.float64(v) for k, v in scores.items()})
+        # 1 bit per sample and epoch: np.unpackbits(selected, axis=-1, count=n_train)
+        artifacts["selected"] = np.packbits(artifacts["selected"], axis=-1)
     from noisylab.training.methods import get_method
 
     options = json.loads(run.method_options)

@@ -5,6 +5,8 @@ Modules:
 - `result`: `TrainResult`, the contract every trainer returns; importable without Keras;
 - `models`: the model registry (`build_model(name, ...)`, `MODEL_NAMES`), Keras;
 - `loop`: `train_model`, one fresh model trained with early stopping and best-weight restore;
+- `batchloop`: the loop with per-batch hooks for the methods that `model.fit` cannot express
+  (two networks exchanging samples, per-sample running targets); `loop` hands them over;
 - `stopping`: the early-stopping rule (warm-up, patience counted from the first epoch above
   chance) and the chance test behind ``runs.csv``'s ``at_chance``; numpy only;
 - `recipe`: the default learning rate and batch size by training-set size; no Keras;

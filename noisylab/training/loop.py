@@ -20,6 +20,7 @@ import numpy as np
 
 from noisylab.config import TrainOptions
 from noisylab.errors import NoisylabError
+from noisylab.training.methods import get_method as _get_method
 from noisylab.training.models import build_model, check_model_name
 from noisylab.training.recipe import resolve_recipe
 from noisylab.training.result import MethodCall, TrainResult
@@ -40,10 +41,11 @@ class _BestWeights(keras.callbacks.Callback):
     only on improvement.
     """
 
-    def __init__(self, rule: StoppingRule, monitor: str = "val_accuracy"):
+    def __init__(self, rule: StoppingRule, monitor: str = "val_accuracy", restore: bool = True):
         super().__init__()
         self.rule = rule
         self.monitor = monitor
+        self.restore = restore
         self.best_weights = None
 
     @property
@@ -59,7 +61,7 @@ class _BestWeights(keras.callbacks.Callback):
         if current is None:
             raise RuntimeError(f"early stopping monitors {self.monitor!r}, missing from the logs")
         improved, stop = self.rule.update(float(current))
-        if improved:
+        if improved and self.restore:
             self.best_weights = self.model.get_weights()
         if stop:
             self.model.stop_training = True
@@ -178,7 +180,8 @@ def train_model(
         CE model first (``T: estimated``, ``noise-adaptation``, ``label-correction``) trains it
         here with the same data and seed — the very model of the ``ce`` run at the same grid
         point — and then a fresh model with its own loss (label correction: on its corrected
-        labels).
+        labels). A two-network method (co-teaching, co-teaching+, decoupling) or one with
+        per-sample state (ELR) trains in `noisylab.training.batchloop` instead.
 
     Returns
     -------
@@ -195,6 +198,14 @@ def train_model(
     loss: str | Callable = "sparse_categorical_crossentropy"
     channel = None
     artifacts: dict[str, np.ndarray] = {}
+    if method is not None and _get_method(method.name).batchwise:
+        from noisylab.training.batchloop import fit_batchwise
+
+        return fit_batchwise(x_train, y_train, x_val, y_val, x_test, options=options,
+                         num_classes=num_classes, seed=seed, dataset_name=dataset_name,
+                         on_epoch_end=on_epoch_end, keep_model=keep_model, method=method.name,
+                         method_options=_get_method(method.name).resolve(method.options),
+                         level=float(method.level))
     if method is not None and method.name != "ce":
         loss, channel, artifacts, y_train = _prepare_method(
             method, x_train, y_train, x_val, y_val, x_test, options=options,
@@ -280,7 +291,7 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
         )
         rule = StoppingRule(patience=options.patience, min_epochs=options.min_epochs,
                             threshold=chance_threshold(y_val))
-        best = _BestWeights(rule)
+        best = _BestWeights(rule, restore=options.restore_best)
         # A NaN/inf loss stops training at once; the sweep then records the run as failed
         # (noisylab.sweep.tasks checks the history) instead of training on garbage.
         callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]

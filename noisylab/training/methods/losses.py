@@ -127,6 +127,17 @@ def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
             w = ops.stop_gradient(ops.power(p, gamma))
             w = w / ops.maximum(ops.mean(w), EPS)
             return -w * ops.log(p)
+    elif name == "elr":
+        from noisylab.training.methods.targets import ELR_CLIP
+
+        lam = float(options["lambda"])
+
+        def loss(y_true, y_pred):
+            # y_true packs the label (column 0) and the sample's target (columns 1..L), see
+            # noisylab.training.methods.targets.pack_targets
+            ce = -_log(_picked(_onehot(y_true[:, 0], L), y_pred))
+            inner = ops.sum(ops.clip(y_pred, ELR_CLIP, 1.0 - ELR_CLIP) * y_true[:, 1:], axis=-1)
+            return ce + lam * ops.log(ops.maximum(1.0 - inner, EPS))
     else:
         raise NoisylabError(f"method {name!r} has no loss")
     loss.__name__ = f"{name.replace('-', '_')}_loss"

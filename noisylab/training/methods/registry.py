@@ -60,6 +60,12 @@ class Method:
     ce_first : bool
         Whether it always trains a CE model first (noise adaptation: its initial channel;
         label correction: the predictions that relabel).
+    peers : bool
+        Whether it trains two networks side by side (`noisylab.training.batchloop`, the sample
+        rule in `noisylab.training.methods.peers`); the first network is the one tested.
+    per_sample : bool
+        Whether its loss needs per-sample state that the batch loop keeps and updates
+        (`noisylab.training.methods.targets`: ELR's running targets).
     """
 
     name: str
@@ -69,6 +75,13 @@ class Method:
     backends: tuple[str, ...] = ALL_BACKENDS
     transition: bool = False
     ce_first: bool = False
+    peers: bool = False
+    per_sample: bool = False
+
+    @property
+    def batchwise(self) -> bool:
+        """Whether it trains in `noisylab.training.batchloop` (not under ``model.fit``)."""
+        return self.peers or self.per_sample
 
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every option of this method, given ones checked, others at their default.
@@ -96,8 +109,10 @@ class Method:
         return self.ce_first or (self.transition and options.get("T") == "estimated")
 
     def oracle(self, options: Mapping[str, Any]) -> bool:
-        """Whether the method uses oracle information (the run's realized transition)."""
-        return self.transition and options.get("T") == "known"
+        """Whether the method uses oracle information (the run's realized transition, or its
+        noise level as co-teaching's forget rate)."""
+        return (self.transition and options.get("T") == "known") or (
+            options.get("forget_rate") == "level")
 
 
 _T = Option("estimated", _choice("estimated", "known"),
@@ -106,6 +121,24 @@ _T = Option("estimated", _choice("estimated", "known"),
 _FILTER = Option(False, check_bool,
                  "anchor = the sample at the 97th percentile of p(ỹ = i | x) instead of the "
                  "maximum (Patrini et al.'s filter_outlier)")
+
+
+
+def _forget(value, name):
+    if value == "level":
+        return value
+    if isinstance(value, str):
+        raise NoisylabError(f"{name} must be 'level' or a number in [0, 1), got {value!r}")
+    return check_scalar(value, name, kind=float, low=0.0, high=1.0, closed="left")
+
+
+_FORGET = Option("level", _forget,
+                 "τ, the final forget rate: 'level' is the run's noise level (oracle "
+                 "information, as in the paper), or a number in [0, 1)")
+_GRADUAL = Option(10, functools.partial(check_scalar, kind=int, low=1),
+                  "T_k, epochs over which the forget rate grows to τ (the paper's 10)")
+_EXPONENT = Option(1.0, _number(0.0, None, "neither"),
+                   "c in f(e) = τ·min((e/T_k)^c, 1); 1 is linear (the reference code's default)")
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("ce", "−log p_ỹ (sparse categorical cross-entropy; the default)", "—"),
@@ -151,6 +184,35 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "the CIFAR-10 label-noise guide (label correction by confident predictions)",
            {"threshold": Option(0.9, _number(0.0, 1.0, "right"), "confidence in (0, 1]")},
            ce_first=True),
+    Method("coteaching", "two networks; each keeps the (1 − f(e))·B smallest-loss samples of "
+           "a batch and its peer trains on them; f(e) = τ·min((e/T_k)^c, 1)",
+           "Han et al. 2018, 'Co-teaching: robust training of deep neural networks with "
+           "extremely noisy labels' (github.com/bhanML/Co-teaching)",
+           {"forget_rate": _FORGET, "num_gradual": _GRADUAL, "exponent": _EXPONENT},
+           peers=True),
+    Method("coteaching-plus", "co-teaching for init_epoch epochs, then small-loss exchange "
+           "among the samples the two networks' predictions disagree on only",
+           "Yu et al. 2019, 'How does disagreement help generalization against label "
+           "corruption?' (github.com/xingruiyu/coteaching_plus)",
+           {"forget_rate": _FORGET, "num_gradual": _GRADUAL, "exponent": _EXPONENT,
+            "init_epoch": Option(5, functools.partial(check_scalar, kind=int, low=0),
+                                 "epochs of plain co-teaching first (the reference code's 20 "
+                                 "of 200 epochs on CIFAR; our runs are 10–50 epochs)")},
+           peers=True),
+    Method("decoupling", "two networks; after init_epoch epochs on every sample, each updates "
+           "only on the samples where their predictions disagree",
+           "Malach & Shalev-Shwartz 2017, 'Decoupling \"when to update\" from \"how to "
+           "update\"'",
+           {"init_epoch": Option(1, functools.partial(check_scalar, kind=int, low=0),
+                                 "epochs of plain training on every sample first (fresh "
+                                 "networks agree on everything within one epoch otherwise)")},
+           peers=True),
+    Method("elr", "−log p_ỹ + λ·log(1 − ⟨clip(p), t⟩); per sample t ← β·t + (1 − β)·p̃ at "
+           "each step (t₀ = 0, p̃ = p clipped to [1e-4, 1 − 1e-4] and renormalised)",
+           "Liu et al. 2020, 'Early-learning regularization prevents memorization of noisy "
+           "labels' (github.com/shengliu66/ELR); their CIFAR-10 β 0.7, λ 3 (CIFAR-100: 0.9, 7)",
+           {"beta": Option(0.7, _number(0.0, 1.0, "left"), "β in [0, 1)"),
+            "lambda": Option(3.0, _number(0.0), "λ >= 0")}, per_sample=True),
 )}
 METHOD_NAMES = tuple(METHODS)
 
