@@ -198,7 +198,7 @@ def test_correction_scores_count_changes_and_their_precision():
 # -- the registry ---------------------------------------------------------------------------------
 
 def test_registry_entries_are_complete():
-    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 16
+    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 17
     for name, method in METHODS.items():
         assert method.name == name and method.summary and method.paper
         assert set(method.backends) <= {"tensorflow", "jax", "torch"}
@@ -265,3 +265,37 @@ def test_elr_loss_equals_its_numpy_formula():
     np.testing.assert_allclose(out, -np.log(PY) + 3.0 * np.log(1 - inner), rtol=2e-5)
     # t = 0 (the start): the regulariser is log 1 = 0 and the loss is CE
     assert out[1] == pytest.approx(np.log(4), rel=1e-6)
+
+
+# -- joint optimisation: soft labels ---------------------------------------------------------------
+
+def test_joint_optimization_soft_labels_are_the_mean_of_recent_predictions():
+    from noisylab.training.methods.targets import soft_labels
+
+    a = np.array([[0.8, 0.2], [0.5, 0.5]])
+    b = np.array([[0.4, 0.6], [0.1, 0.9]])
+    np.testing.assert_allclose(soft_labels([a, b]), [[0.6, 0.4], [0.3, 0.7]], rtol=1e-6)
+    np.testing.assert_allclose(soft_labels([b]), b, rtol=1e-6)
+    with pytest.raises(NoisylabError, match="at least one epoch"):
+        soft_labels([])
+
+
+@pytest.mark.slow   # imports Keras
+def test_joint_optimization_loss_equals_its_numpy_formula():
+    keras = pytest.importorskip("keras")
+    from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.targets import pack_targets
+
+    soft = np.array([[0.7, 0.1, 0.1, 0.1], [0.0, 0.0, 1.0, 0.0],
+                     [0.2, 0.6, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    loss = make_loss("joint-optimization", {"alpha": 1.2, "beta": 0.8}, num_classes=L)
+    out = keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(pack_targets(Y, soft)),
+                                          keras.ops.convert_to_tensor(P.astype(np.float32))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(soft > 0, soft * np.log(soft / P), 0.0).sum(axis=1)
+    mean_p = P.mean(axis=0)
+    l_p = np.sum(0.25 * np.log(0.25 / mean_p))
+    l_e = -(P * np.log(P)).sum(axis=1)
+    np.testing.assert_allclose(out, kl + 1.2 * l_p + 0.8 * l_e, rtol=2e-5, atol=1e-6)
+    # its mean over the batch is Tanaka et al.'s L_c + α L_p + β L_e
+    assert out.mean() == pytest.approx(kl.mean() + 1.2 * l_p + 0.8 * l_e.mean(), rel=2e-5)

@@ -156,3 +156,29 @@ def test_coteaching_keeps_cleaner_samples_than_the_noisy_set(tmp_path):
                 assert m["selection_precision"] == pytest.approx(z["corrupted"][rejected].mean())
             if method == "decoupling":
                 assert np.array_equal(selected[0], selected[1])
+
+
+@pytest.mark.slow
+def test_joint_optimization_soft_labels_leave_the_corrupted_labels(tmp_path):
+    """digits, symmetric 0.4, soft labels updated from epoch 1 (mean of the last 2 epochs): they
+    are distributions, and their argmax leaves the noisy label far more often where the label
+    is corrupted than where it is clean (the first stage learns the clean majority)."""
+    import pandas as pd
+
+    from noisylab.config import SweepConfig, TrainOptions
+    from noisylab.sweep import plan_sweep, run_sweep
+
+    cfg = SweepConfig(name="t", noise=("symmetric",), levels=(0.4,),
+                      methods=("joint-optimization",), subset=800,
+                      method_options={"joint-optimization": {"begin": 1, "window": 2}},
+                      train=TrainOptions(epochs=4, patience=4, min_epochs=4))
+    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
+    assert not result.failed
+    run_id = pd.read_csv(result.runs_csv)["run_id"].iloc[0]
+    folder = tmp_path / "r" / "runs" / run_id
+    with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
+        soft, noisy, corrupted = m["soft_labels"], z["noisy_labels"], z["corrupted"]
+        assert m["stage1_epochs"] == 4
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-5)
+    moved = soft.argmax(axis=1) != noisy
+    assert moved[corrupted].mean() > moved[~corrupted].mean() + 0.3

@@ -264,6 +264,11 @@ def test_every_method_trains_a_keras_model(tmp_path):
         # two epochs from t = 0 with β = 0.7: every row sums to 1 − 0.7² = 0.51
         assert m["targets"].shape == (z["noisy_labels"].size, 10)
         np.testing.assert_allclose(m["targets"].sum(axis=1), 0.51, rtol=1e-5)
+    folder = tmp_path / "r" / "runs" / runs.loc["joint-optimization", "run_id"]
+    with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
+        # two epochs, begin 5: the soft labels never moved from the one-hot noisy labels
+        assert m["stage1_epochs"] == 2
+        np.testing.assert_array_equal(m["soft_labels"], np.eye(10)[z["noisy_labels"]])
     for method in ("coteaching", "coteaching-plus", "decoupling"):
         with np.load(tmp_path / "r" / "runs" / runs.loc[method, "run_id"] / "method.npz") as m:
             assert m["label_precision"].shape == (2, runs.loc[method, "epochs"])

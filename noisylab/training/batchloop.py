@@ -29,7 +29,9 @@ defined even in an epoch where a rule kept nothing; ``loss`` is NaN when a step'
 finite), ``val_loss`` and ``val_accuracy`` on the validation set. Artifacts: ``selected``
 (2, epochs, n_train) bool, the samples each network trained on per epoch, and ``forget_rate``
 (epochs,) for co-teaching and co-teaching+; ``targets`` (n_train, L) float32, ELR's final
-targets.
+targets; ``soft_labels`` (n_train, L), ``stage1_epochs`` and the first stage's validation
+accuracies for joint optimisation (whose history, best epoch and predictions are its second
+stage's; ``train_seconds`` is both stages').
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np
 from noisylab.training.loop import _predict, _set_determinism
 from noisylab.training.methods import get_method
 from noisylab.training.methods.peers import forget_rate, select_updates
-from noisylab.training.methods.targets import elr_update, pack_targets
+from noisylab.training.methods.targets import elr_update, pack_targets, soft_labels
 from noisylab.training.models import build_model
 from noisylab.training.recipe import resolve_recipe
 from noisylab.training.result import TrainResult
@@ -59,14 +61,17 @@ def _cross_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classes: int,
                   seed: int, dataset_name, on_epoch_end: Callable[[int, dict], None] | None,
                   keep_model: bool, method: str, method_options: dict,
-                  level: float) -> TrainResult:
+                  level: float, initial_targets: np.ndarray | None = None) -> TrainResult:
     """One or two networks trained with ``method``'s hooks; network 1's result.
 
     Called by `noisylab.training.loop.train_model` for a method with ``peers`` or
     ``per_sample``; the arguments are its own, with the method's name, resolved options and the
-    run's noise level.
+    run's noise level. Joint optimisation calls it again for its second stage, with the first
+    stage's soft labels as ``initial_targets`` (and no label update, α = β = 0).
     """
     spec = get_method(method)
+    joint = method == "joint-optimization"
+    stage2 = joint and initial_targets is not None
     keras.backend.clear_session()
     previous_policy = keras.mixed_precision.global_policy()
     try:
@@ -101,6 +106,11 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
         y_train = np.asarray(y_train, dtype=np.int64)
         n = len(x_train)
         targets = np.zeros((n, num_classes), dtype=np.float32) if spec.per_sample else None
+        if joint:
+            targets = (np.eye(num_classes, dtype=np.float32)[y_train] if initial_targets is None
+                       else np.asarray(initial_targets, dtype=np.float32))
+            recent: list[np.ndarray] = []          # the last `window` epochs' predictions
+            epoch_probs = np.zeros((n, num_classes), dtype=np.float32)
         start = time.perf_counter()
         for epoch in range(options.epochs):
             forget = 0.0 if "num_gradual" not in method_options else forget_rate(
@@ -119,7 +129,11 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
                 loss_sum += float(ce[0].sum())
                 correct += int((probs[0].argmax(axis=1) == yb).sum())
                 if spec.per_sample:
-                    targets[batch] = elr_update(targets[batch], probs[0], method_options["beta"])
+                    if joint:
+                        epoch_probs[batch] = probs[0]
+                    else:
+                        targets[batch] = elr_update(targets[batch], probs[0],
+                                                    method_options["beta"])
                     kept[0, batch] = True
                     out = nets[0].train_on_batch(xb, pack_targets(yb, targets[batch]))
                     finite &= bool(np.all(np.isfinite(np.ravel(out))))
@@ -144,6 +158,10 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
                 history[key].append(value)
             selected.append(kept)
             forgets.append(forget)
+            if joint and not stage2:
+                recent = (recent + [epoch_probs.copy()])[-method_options["window"]:]
+                if epoch + 1 >= method_options["begin"]:
+                    targets = soft_labels(recent)
             if not (finite and np.isfinite(logs["loss"])):
                 break
             improved, stop = rule.update(logs["val_accuracy"])
@@ -161,8 +179,25 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     epochs = len(history["loss"])
+    if joint and not stage2:
+        # stage 2: a fresh network (same seed) on the final soft labels, KL(s || p) alone
+        second = fit_batchwise(
+            x_train, y_train, x_val, y_val, x_test, options=options, num_classes=num_classes,
+            seed=seed, dataset_name=dataset_name, on_epoch_end=on_epoch_end,
+            keep_model=keep_model, method=method,
+            method_options={**method_options, "alpha": 0.0, "beta": 0.0}, level=level,
+            initial_targets=targets)
+        artifacts = {"soft_labels": targets, "stage1_val_accuracy":
+                     np.asarray(history["val_accuracy"], dtype=np.float64),
+                     "stage1_epochs": np.int64(epochs)}
+        return TrainResult(
+            history=second.history, best_epoch=second.best_epoch, epochs=second.epochs,
+            test_probs=second.test_probs, train_probs=second.train_probs,
+            train_seconds=train_seconds + second.train_seconds,
+            images_per_second=second.images_per_second, model=second.model,
+            artifacts=artifacts)
     if spec.per_sample:
-        artifacts = {"targets": targets}
+        artifacts = {} if joint else {"targets": targets}
     else:
         artifacts = {"selected": np.stack(selected, axis=1)}
         if "num_gradual" in method_options:

@@ -138,6 +138,18 @@ def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
             ce = -_log(_picked(_onehot(y_true[:, 0], L), y_pred))
             inner = ops.sum(ops.clip(y_pred, ELR_CLIP, 1.0 - ELR_CLIP) * y_true[:, 1:], axis=-1)
             return ce + lam * ops.log(ops.maximum(1.0 - inner, EPS))
+    elif name == "joint-optimization":
+        alpha, beta = float(options["alpha"]), float(options["beta"])
+        prior = np.full(L, 1.0 / L, dtype=np.float32)      # uniform class prior (theirs)
+
+        def loss(y_true, y_pred):
+            # y_true packs the label (column 0, unused) and the soft label s (columns 1..L)
+            s = y_true[:, 1:]
+            kl = ops.sum(s * (ops.log(ops.clip(s, EPS, 1.0)) - _log(y_pred)), axis=-1)
+            mean_p = ops.mean(y_pred, axis=0)
+            l_p = ops.sum(prior * (np.log(prior) - _log(mean_p)))
+            l_e = -ops.sum(y_pred * _log(y_pred), axis=-1)
+            return kl + alpha * l_p + beta * l_e
     else:
         raise NoisylabError(f"method {name!r} has no loss")
     loss.__name__ = f"{name.replace('-', '_')}_loss"

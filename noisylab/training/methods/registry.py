@@ -213,6 +213,18 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "labels' (github.com/shengliu66/ELR); their CIFAR-10 β 0.7, λ 3 (CIFAR-100: 0.9, 7)",
            {"beta": Option(0.7, _number(0.0, 1.0, "left"), "β in [0, 1)"),
             "lambda": Option(3.0, _number(0.0), "λ >= 0")}, per_sample=True),
+    Method("joint-optimization", "stage 1: KL(s‖p) + α·Σ_j π_j log(π_j / p̄_j) + β·(−Σ_k p_k "
+           "log p_k), π uniform, p̄ the batch's mean p; from epoch `begin`, s ← mean of the last "
+           "`window` epochs' p; stage 2: a fresh network on the final s (KL(s‖p) alone)",
+           "Tanaka et al. 2018, 'Joint optimization framework for learning with noisy labels' "
+           "(github.com/DaikiTanaka-UT/JointOptimization); their CIFAR-10 α 1.2, β 0.8",
+           {"alpha": Option(1.2, _number(0.0), "α >= 0 (the prior term)"),
+            "beta": Option(0.8, _number(0.0), "β >= 0 (the entropy term)"),
+            "begin": Option(5, functools.partial(check_scalar, kind=int, low=1),
+                            "first epoch after which the soft labels are updated"),
+            "window": Option(10, functools.partial(check_scalar, kind=int, low=1),
+                             "epochs of predictions averaged into a soft label")},
+           per_sample=True),
 )}
 METHOD_NAMES = tuple(METHODS)
 
