@@ -250,17 +250,23 @@ def test_elr_target_update_equals_its_formula():
         elr_update(t0, p[:, :3], beta=0.7)
 
 
-@pytest.mark.slow   # imports Keras
-def test_elr_loss_equals_its_numpy_formula():
+def _packed_loss(name, options, targets):
+    """A loss whose y_true packs the label and a per-sample target (ELR, joint optimisation),
+    on P and Y."""
     keras = pytest.importorskip("keras")
     from noisylab.training.methods.losses import make_loss
     from noisylab.training.methods.targets import pack_targets
 
+    loss = make_loss(name, options, num_classes=L)
+    return keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(pack_targets(Y, targets)),
+                                           keras.ops.convert_to_tensor(P.astype(np.float32))))
+
+
+@pytest.mark.slow   # imports Keras
+def test_elr_loss_equals_its_numpy_formula():
     targets = np.array([[0.6, 0.2, 0.1, 0.1], [0.0, 0.0, 0.0, 0.0],
                         [0.1, 0.7, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
-    loss = make_loss("elr", {"beta": 0.7, "lambda": 3.0}, num_classes=L)
-    out = keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(pack_targets(Y, targets)),
-                                          keras.ops.convert_to_tensor(P.astype(np.float32))))
+    out = _packed_loss("elr", {"beta": 0.7, "lambda": 3.0}, targets)
     inner = (np.clip(P, 1e-4, 1 - 1e-4) * targets).sum(axis=1)
     np.testing.assert_allclose(out, -np.log(PY) + 3.0 * np.log(1 - inner), rtol=2e-5)
     # t = 0 (the start): the regulariser is log 1 = 0 and the loss is CE
@@ -282,15 +288,9 @@ def test_joint_optimization_soft_labels_are_the_mean_of_recent_predictions():
 
 @pytest.mark.slow   # imports Keras
 def test_joint_optimization_loss_equals_its_numpy_formula():
-    keras = pytest.importorskip("keras")
-    from noisylab.training.methods.losses import make_loss
-    from noisylab.training.methods.targets import pack_targets
-
     soft = np.array([[0.7, 0.1, 0.1, 0.1], [0.0, 0.0, 1.0, 0.0],
                      [0.2, 0.6, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
-    loss = make_loss("joint-optimization", {"alpha": 1.2, "beta": 0.8}, num_classes=L)
-    out = keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(pack_targets(Y, soft)),
-                                          keras.ops.convert_to_tensor(P.astype(np.float32))))
+    out = _packed_loss("joint-optimization", {"alpha": 1.2, "beta": 0.8}, soft)
     with np.errstate(divide="ignore", invalid="ignore"):
         kl = np.where(soft > 0, soft * np.log(soft / P), 0.0).sum(axis=1)
     mean_p = P.mean(axis=0)

@@ -42,11 +42,10 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from noisylab.training.loop import _predict, _set_determinism
+from noisylab.training.loop import _predict, fresh_model, fresh_session
 from noisylab.training.methods import get_method
 from noisylab.training.methods.peers import forget_rate, select_updates
 from noisylab.training.methods.targets import elr_update, pack_targets, soft_labels
-from noisylab.training.models import build_model
 from noisylab.training.recipe import resolve_recipe
 from noisylab.training.result import TrainResult
 from noisylab.training.stopping import StoppingRule, chance_threshold
@@ -72,15 +71,9 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
     spec = get_method(method)
     joint = method == "joint-optimization"
     stage2 = joint and initial_targets is not None
-    keras.backend.clear_session()
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
-        _set_determinism(seed, options.deterministic)
-        if options.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        nets = [build_model(options.model, input_shape=x_train.shape[1:],
-                            num_classes=num_classes, augment=options.augment,
-                            dataset_name=dataset_name) for _ in range(2 if spec.peers else 1)]
+    with fresh_session(seed, options):
+        nets = [fresh_model(options, x_train, num_classes, dataset_name)
+                for _ in range(2 if spec.peers else 1)]
         learning_rate, batch_size = resolve_recipe(options.learning_rate, options.batch_size,
                                                    len(x_train))
         if spec.per_sample:
@@ -174,10 +167,10 @@ def fit_batchwise(x_train, y_train, x_val, y_val, x_test, *, options, num_classe
         train_seconds = time.perf_counter() - start
         if best_weights is not None:
             nets[0].set_weights(best_weights)
-        test_probs = _predict(nets[0], x_test)
-        train_probs = _predict(nets[0], x_train)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+        # joint optimisation's first stage is not tested: its second stage is the result
+        first_stage = joint and not stage2
+        test_probs = None if first_stage else _predict(nets[0], x_test)
+        train_probs = None if first_stage else _predict(nets[0], x_train)
     epochs = len(history["loss"])
     if joint and not stage2:
         # stage 2: a fresh network (same seed) on the final soft labels, KL(s || p) alone

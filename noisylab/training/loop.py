@@ -11,6 +11,7 @@ ReduceLROnPlateau, augmentation, ``mixed_bfloat16`` and TensorFlow op determinis
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -132,6 +133,30 @@ def _set_determinism(seed: int, deterministic: bool) -> None:
 
         # Process-wide and not undone afterwards: it only removes nondeterministic kernels.
         tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def fresh_session(seed: int, options: TrainOptions):
+    """Where one run builds and trains its models: a cleared Keras session (the previous run's
+    graphs freed and layer-name counters reset, so a sweep's memory stays flat), the seed and
+    determinism set, the ``mixed_bfloat16`` policy on request and the previous policy restored
+    on exit."""
+    keras.backend.clear_session()
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        _set_determinism(seed, options.deterministic)
+        if options.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def fresh_model(options: TrainOptions, x_train: np.ndarray, num_classes: int,
+                dataset_name: str | None) -> keras.Model:
+    """A freshly initialised ``options.model`` for images shaped like ``x_train``."""
+    return build_model(options.model, input_shape=x_train.shape[1:], num_classes=num_classes,
+                       augment=options.augment, dataset_name=dataset_name)
 
 
 def train_model(
@@ -259,20 +284,8 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
 def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, dataset_name,
          on_epoch_end, keep_model, loss, channel) -> TrainResult:
     """One fresh model trained with ``loss`` (and a noise channel on top when given)."""
-    # Free the previous run's graphs and reset layer-name counters so a sweep's memory stays flat.
-    keras.backend.clear_session()
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
-        _set_determinism(seed, options.deterministic)
-        if options.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        model = build_model(
-            options.model,
-            input_shape=x_train.shape[1:],
-            num_classes=num_classes,
-            augment=options.augment,
-            dataset_name=dataset_name,
-        )
+    with fresh_session(seed, options):
+        model = fresh_model(options, x_train, num_classes, dataset_name)
         learning_rate, batch_size = resolve_recipe(options.learning_rate, options.batch_size,
                                                    len(x_train))
         trained = model
@@ -323,8 +336,6 @@ def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, 
         test_probs = _predict(model, x_test)
         train_probs = _predict(model, x_train)
         artifacts = {} if layer is None else {"channel_final": layer.channel()}
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
 
     history = {
         key: [float(v) for v in fit.history[key]] for key in _HISTORY_KEYS if key in fit.history
