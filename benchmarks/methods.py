@@ -5,7 +5,8 @@ each trains a fixed number of epochs (early stopping off), and the median of epo
 first traces the graph) is compared with that of ``ce``, validation included in both. The
 methods that train a CE model first (``T: estimated``, ``noise-adaptation``) are timed on their
 second model only (given T = the realized transition; the channel initialised to it), since the
-first one *is* a ``ce`` run; ``label-correction``'s second model is a ``ce`` model. The
+first one *is* a ``ce`` run; ``nnaqc`` carries a layer too (its noise-aware channel);
+``label-correction``'s second model is a ``ce`` model. The
 two-network methods (co-teaching, co-teaching+, decoupling) train in
 `noisylab.training.batchloop` and are expected near 2x (two networks; each batch is also
 predicted once by each). Target: <= 1.15x for every pure loss.
@@ -44,7 +45,7 @@ def main() -> None:
     from noisylab.training.batchloop import fit_batchwise
     from noisylab.training.loop import _fit
     from noisylab.training.methods import METHOD_NAMES, get_method
-    from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.losses import make_loss, symmetric_channel
 
     options = TrainOptions(epochs=args.epochs, patience=args.epochs + 1,
                            batch_size=args.batch_size)
@@ -54,6 +55,13 @@ def main() -> None:
     p = prepare_run(run, config=cfg, config_hash="bench", dataset=ds)
     x_fit, x_val = ds.x_train[p.fit_index], ds.x_test[p.val_index]
     T = realized_transition(p.y_fit_true, p.y_fit, ds.num_classes)
+
+    def channel(name: str, opts: dict):
+        if name == "noise-adaptation":
+            return name, T, opts
+        if name == "nnaqc":
+            return name, symmetric_channel(ds.num_classes, opts["init_diag"]), opts
+        return None
 
     def per_epoch(name: str) -> float:
         spec = get_method(name)
@@ -70,7 +78,7 @@ def main() -> None:
         _fit(x_fit, p.y_fit, x_val, p.y_val, ds.x_test[:0], options=options,
              num_classes=ds.num_classes, seed=run.seed_model, dataset_name=ds.name,
              on_epoch_end=lambda epoch, logs: stamps.append(time.perf_counter()),
-             keep_model=False, loss=loss, channel=T if name == "noise-adaptation" else None)
+             keep_model=False, loss=loss, channel=channel(name, opts))
         return statistics.median(np.diff(stamps))
 
     times: dict[str, list[float]] = {m: [] for m in METHOD_NAMES}
@@ -86,8 +94,9 @@ def main() -> None:
     for name in METHOD_NAMES:
         t = statistics.median(times[name])
         spec = get_method(name)
-        pure = name != "noise-adaptation" and not spec.batchwise
-        target = "<= 1.15" if pure else "(a layer)" if name == "noise-adaptation" else \
+        layered = name in ("noise-adaptation", "nnaqc")
+        pure = not layered and not spec.batchwise
+        target = "<= 1.15" if pure else "(a layer)" if layered else \
             "(two networks, ~2x)" if spec.peers else "(batch loop)"
         flag = "" if not pure or t / base <= 1.15 else "  MISSED"
         print(f"{name:<22}{t:>9.3f}{t / base:>7.2f}  {target}{flag}")

@@ -16,7 +16,7 @@ the README and the sweep all refer to this one::
     runs/<run_id>/method.npz    what a method estimated, when it did: ``transition_estimated``
                                 and ``transition_realized`` (forward/backward with T
                                 estimated), ``channel_initial``/``channel_final``
-                                (noise-adaptation), ``labels_corrected``, ``labels_changed``,
+                                (noise-adaptation, nnaqc), ``labels_corrected``, ``labels_changed``,
                                 ``changes_right``, ``selection_precision``/``_recall``
                                 (label-correction), ``selected`` (bit-packed along the
                                 samples: which samples each network trained on per epoch),

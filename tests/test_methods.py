@@ -198,7 +198,7 @@ def test_correction_scores_count_changes_and_their_precision():
 # -- the registry ---------------------------------------------------------------------------------
 
 def test_registry_entries_are_complete():
-    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 17
+    assert METHOD_NAMES[0] == "ce" and len(METHOD_NAMES) == 18
     for name, method in METHODS.items():
         assert method.name == name and method.summary and method.paper
         assert set(method.backends) <= {"tensorflow", "jax", "torch"}
@@ -227,6 +227,9 @@ def test_registry_entries_are_complete():
     (["gce"], {"gce": {"truncated": "yes"}}, "must be true or false"),
     (["elr"], {"elr": {"beta": 1.0}}, r"method_options.elr.beta must be in \[0, 1\), got 1.0"),
     (["elr"], {"elr": {"lambda": -1}}, "method_options.elr.lambda must be >= 0, got -1"),
+    (["nnaqc"], {"nnaqc": {"alpha": 1.5}}, r"method_options.nnaqc.alpha must be in \[0, 1\]"),
+    (["nnaqc"], {"nnaqc": {"init_diag": 1.0}},
+     r"method_options.nnaqc.init_diag must be in \(0, 1\), got 1.0"),
 ])
 def test_bad_methods_and_options(methods, options, match):
     with pytest.raises(NoisylabError, match=match):
@@ -299,3 +302,55 @@ def test_joint_optimization_loss_equals_its_numpy_formula():
     np.testing.assert_allclose(out, kl + 1.2 * l_p + 0.8 * l_e, rtol=2e-5, atol=1e-6)
     # its mean over the batch is Tanaka et al.'s L_c + α L_p + β L_e
     assert out.mean() == pytest.approx(kl.mean() + 1.2 * l_p + 0.8 * l_e.mean(), rel=2e-5)
+
+
+# -- NNAQC: a noise-aware channel through a second softmax, plus quasi-clustering ---------------
+
+@pytest.mark.slow   # imports Keras
+def test_noise_aware_channel_packs_the_channel_output_and_p():
+    keras = pytest.importorskip("keras")
+    from noisylab.training.methods.losses import NoiseAwareChannel, symmetric_channel
+
+    M = symmetric_channel(L, 0.7)
+    assert np.allclose(M.sum(axis=1), 1) and np.allclose(np.diag(M), 0.7)
+    assert np.allclose(M[0, 1:], 0.1)
+    layer = NoiseAwareChannel(M)
+    out = keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(P.astype(np.float32))))
+    logits = P @ np.log(M)
+    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out[:, :L], q, rtol=1e-5)
+    np.testing.assert_allclose(out[:, L:], P, rtol=1e-6)
+    # a one-hot p gives back the initial channel's row: the layer starts as M
+    one = keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(np.eye(L, dtype="float32"))))
+    np.testing.assert_allclose(one[:, :L], M, rtol=1e-5)
+    np.testing.assert_allclose(layer.channel(), M, rtol=1e-5)
+    # the learning-rate multiplier: W = scale·V, so the same start, and one Adam step moves W
+    # about scale x lr per entry
+    fast = NoiseAwareChannel(M, scale=10.0)
+    fast.build((None, L))
+    np.testing.assert_allclose(fast.channel(), M, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast.v) * 10, np.log(M), rtol=1e-5)
+    before = keras.ops.convert_to_numpy(fast.w)
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer.apply_gradients([(keras.ops.ones((L, L)), fast.v)])
+    np.testing.assert_allclose(before - keras.ops.convert_to_numpy(fast.w), 1e-2, rtol=1e-3)
+
+
+@pytest.mark.slow   # imports Keras
+def test_nnaqc_loss_equals_its_numpy_formula():
+    keras = pytest.importorskip("keras")
+    from noisylab.training.methods.losses import make_loss
+
+    Q = P[::-1].copy()                       # any distribution over noisy labels
+    loss = make_loss("nnaqc", {"alpha": 0.3, "beta": 0.6}, num_classes=L)
+    packed = np.concatenate([Q, P], axis=1).astype(np.float32)
+    out = keras.ops.convert_to_numpy(loss(keras.ops.convert_to_tensor(Y),
+                                          keras.ops.convert_to_tensor(packed)))
+    nna = -np.log(Q[np.arange(4), Y])
+    qc = -((0.6 * P + 0.4 * _onehot(Y)) * np.log(P)).sum(axis=1)
+    np.testing.assert_allclose(out, 0.3 * nna + 0.7 * qc, rtol=1e-5)
+    # α = 1: the channel's CE alone; α = 0, β = 0: plain CE on p
+    only = make_loss("nnaqc", {"alpha": 0.0, "beta": 0.0}, num_classes=L)
+    ce = keras.ops.convert_to_numpy(only(keras.ops.convert_to_tensor(Y),
+                                         keras.ops.convert_to_tensor(packed)))
+    np.testing.assert_allclose(ce, -np.log(PY), rtol=1e-5)

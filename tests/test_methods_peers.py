@@ -156,6 +156,9 @@ def test_coteaching_keeps_cleaner_samples_than_the_noisy_set(tmp_path):
                 assert m["selection_precision"] == pytest.approx(z["corrupted"][rejected].mean())
             if method == "decoupling":
                 assert np.array_equal(selected[0], selected[1])
+                agreed = ~selected[0, -1]      # what it left out: the samples agreed on
+                assert m["selection_recall"] == pytest.approx(
+                    agreed[z["corrupted"]].mean())
 
 
 @pytest.mark.slow
@@ -182,3 +185,28 @@ def test_joint_optimization_soft_labels_leave_the_corrupted_labels(tmp_path):
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-5)
     moved = soft.argmax(axis=1) != noisy
     assert moved[corrupted].mean() > moved[~corrupted].mean() + 0.3
+
+
+@pytest.mark.slow
+def test_coteaching_label_precision_stays_above_one_minus_the_noise_rate(tmp_path):
+    """Han et al.'s Fig. 4 on digits, symmetric 50 %: in every epoch after the first (where the
+    forget rate is 0 and each network trains on every sample, so its precision *is* 1 − ε), what
+    each network trains on is cleaner than the training set, and network 1's precision grows
+    with the forget rate (higher in its last epoch than in its second)."""
+    import pandas as pd
+
+    from noisylab.config import SweepConfig, TrainOptions
+    from noisylab.sweep import plan_sweep, run_sweep
+
+    cfg = SweepConfig(name="t", noise=("symmetric",), levels=(0.5,), methods=("coteaching",),
+                      train=TrainOptions(epochs=8, patience=8, min_epochs=8))
+    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
+    assert not result.failed
+    run_id = pd.read_csv(result.runs_csv)["run_id"].iloc[0]
+    folder = tmp_path / "r" / "runs" / run_id
+    with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
+        precision, clean = m["label_precision"], 1 - z["corrupted"].mean()
+    assert precision.shape == (2, 8)
+    np.testing.assert_allclose(precision[:, 0], clean)
+    assert (precision[:, 1:] > clean).all(), (precision.round(3), round(clean, 3))
+    assert precision[0, -1] > precision[0, 1]

@@ -179,3 +179,18 @@ def test_cli_analytic_choice(tmp_path):
     assert result.exit_code == 2 and "'both' is not one of 'auto', 'learnable'" in result.output
     result = CliRunner().invoke(main, ["plot", str(folder), "--no-analytic"])
     assert result.exit_code == 0 and "best-fit K" not in result.output
+
+
+def test_the_overlay_takes_c_of_s_from_the_method_it_is_fitted_to(tmp_path):
+    """With several methods, C(s) comes from the level-0 runs of the fitted method (``ce``) only,
+    not from every method's clean run pooled."""
+    folder = make_results_folder(tmp_path / "r", noise=("random",), levels=(0.0, 0.5),
+                                 repeats=1, methods=("ce", "gce", "sce"))
+    results = load_results(folder)
+    every = clean_runs(results, "digits")[("random", "seed-cnn")]
+    assert len(every.run_ids) == 3
+    only = clean_runs(results, "digits", "ce")[("random", "seed-cnn")]
+    assert only.run_ids == ("digits-random-0.000-r0-seed-cnn",)
+    rendered = render_results(folder)
+    assert any("run digits-random-0.000-r0-seed-cnn (" in n for n in rendered.notes), \
+        rendered.notes

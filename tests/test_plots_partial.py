@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from results_fixtures import EXPECTED, assert_png, make_results_folder
 
-from noisylab.plots import curves
+from noisylab.plots import curves, style
 from noisylab.plots.load import load_results
 from noisylab.plots.render import render_results
 
@@ -111,3 +111,24 @@ def test_tiny_partial_folders_render(tmp_path, finished):
     result = render_results(folder)
     assert result.written[-1].name == "report.html"
     assert len(result.written) < len(EXPECTED) + 1
+
+
+def test_one_note_for_single_repeats_across_many_series_and_a_legend_that_fits(tmp_path):
+    """A sweep of many methods with one repeat each: one note (not one per series), and the
+    accuracy figure grows to hold its legend instead of squeezing the axes."""
+    import warnings
+
+    methods = ("ce", "gce", "sce", "mae", "bootstrap-soft", "bootstrap-hard", "label-smoothing",
+               "forward", "backward", "confidence-weighting", "elr", "nnaqc")
+    folder = make_results_folder(tmp_path / "r", noise=("flip",), levels=(0.0, 0.4),
+                                 repeats=1, methods=methods)
+    results = load_results(folder)
+    singles = [n for n in results.notes if "single repeat" in n]
+    assert singles == ["a single repeat at every level of all 12 series, so no ±1 std bands."]
+    fig = curves.accuracy_vs_noise(results.summary, dataset="digits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # constrained layout collapsing the axes warns
+        style.figure_bytes(fig, "png")
+    assert fig.get_figheight() > 4.0
+    height = min(ax.get_position().height for ax in fig.axes)
+    assert height > 0.2, height

@@ -235,3 +235,19 @@ def test_make_executor_pins_one_thread_when_deterministic():
     assert ex.settings()["threads_per_run"] == 1
     seq = make_executor(ExecutorOptions(), make_context=ctx, datasets={}, deterministic=False)
     assert seq.settings() == {"executor": "sequential", "threads_per_run": "default"}
+
+
+def test_a_process_pool_whose_event_server_fails_to_start_closes_cleanly(monkeypatch):
+    """The start's own error reaches the caller; close() afterwards has nothing to stop (it
+    used to raise AttributeError on the never-started manager, hiding the real error)."""
+    from noisylab.sweep.executors import process
+
+    class Broken(process.SyncManager):
+        def start(self, *args, **kwargs):
+            raise EOFError("the manager's process died while starting")
+
+    monkeypatch.setattr(process, "SyncManager", Broken)
+    executor = process.ProcessExecutor(lambda: None, workers=1, max_tasks_per_worker=1)
+    with pytest.raises(EOFError, match="died while starting"):
+        executor._start()
+    executor.close()

@@ -236,7 +236,7 @@ def test_anchor_points_estimate_digits_flip_T_within_0_15(tmp_path):
 @pytest.mark.slow
 def test_every_method_trains_a_keras_model(tmp_path):
     """One short run of every method on digits: finite losses, predictions of the right shape,
-    the channel of noise-adaptation and label-correction's counts saved, backward with T
+    the channels of noise-adaptation and NNAQC and label-correction's counts saved, backward with T
     known, ELR's targets and the two-network methods' label precision."""
     from noisylab.training.methods import METHOD_NAMES
 
@@ -252,6 +252,10 @@ def test_every_method_trains_a_keras_model(tmp_path):
                  / "method.npz") as m:
         assert m["channel_initial"].shape == m["channel_final"].shape == (10, 10)
         assert np.allclose(m["channel_final"].sum(axis=1), 1, atol=1e-5)
+    with np.load(tmp_path / "r" / "runs" / runs.loc["nnaqc", "run_id"] / "method.npz") as m:
+        np.testing.assert_allclose(np.diag(m["channel_initial"]), 0.9)
+        assert np.allclose(m["channel_final"].sum(axis=1), 1, atol=1e-5)
+        assert not np.allclose(m["channel_final"], m["channel_initial"])   # it trained
     folder = tmp_path / "r" / "runs" / runs.loc["label-correction", "run_id"]
     with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
         changed = m["labels_corrected"] != z["noisy_labels"]
@@ -272,6 +276,13 @@ def test_every_method_trains_a_keras_model(tmp_path):
     for method in ("coteaching", "coteaching-plus", "decoupling"):
         with np.load(tmp_path / "r" / "runs" / runs.loc[method, "run_id"] / "method.npz") as m:
             assert m["label_precision"].shape == (2, runs.loc[method, "epochs"])
+    # every method is a row of the report's method table and a line of the accuracy figure
+    from noisylab.plots.render import render_results
+
+    render_results(tmp_path / "r")
+    page = (tmp_path / "r" / "plots" / "report.html").read_text()
+    for method in METHOD_NAMES:
+        assert f"<td>digits · seed-cnn</td><td>{method}</td>" in page
 
 
 # -- plots and report per method ----------------------------------------------------------------

@@ -115,6 +115,9 @@ def _empty(ax, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#666666")
 
 
+_LEGEND_ROW_INCHES = 0.2
+
+
 def _legend(panel, axes) -> None:
     """One legend for all ``axes``, below them, in as many columns as the width allows."""
     handles, labels = [], []
@@ -125,9 +128,14 @@ def _legend(panel, axes) -> None:
                 labels.append(lab)
     if handles:
         # below the axes: a legend at the upper right collides with long titles
-        width = panel.get_figure(root=True).get_figwidth()
+        fig = panel.get_figure(root=True)
         per_column = max(len(lab) for lab in labels) + 6  # characters, with the line sample
-        ncols = max(1, min(3, len(handles), int(width * 10 // per_column)))
+        ncols = max(1, min(4, len(handles), int(fig.get_figwidth() * 12 // per_column)))
+        rows = -(-len(handles) // ncols)
+        if rows > 3:
+            # many series (a sweep of every method): the figure grows by the legend's extra
+            # rows, or constrained layout squeezes the axes to nothing
+            fig.set_figheight(fig.get_figheight() + _LEGEND_ROW_INCHES * (rows - 3))
         panel.legend(handles, labels, loc="outside lower center", frameon=False, ncols=ncols)
 
 

@@ -215,18 +215,30 @@ def load_results(path: str | Path) -> Results:
                     "summary.csv does not match runs.csv (sweep still running?); "
                     "statistics derived from runs.csv."
                 )
-        singles = summary[summary["n_runs"] == 1]
-        for values, part in singles.groupby(["dataset", *SERIES], sort=False):
-            mask = np.ones(len(summary), dtype=bool)
-            for column, value in zip(["dataset", *SERIES], values, strict=True):
-                mask &= (summary[column] == value).to_numpy()
-            everywhere = len(part) == mask.sum()
-            where = "every level" if everywhere else "γ = " + ", ".join(
-                f"{v:g}" for v in sorted(part["level"]))
-            label = where_text(dict(zip(["dataset", *SERIES], values, strict=True)))
-            notes.append(f"{label}: a single repeat at {where}, "
-                         "so no ±1 std band there.")
+        notes += _single_repeat_notes(summary)
     return Results(path, config, metadata, runs, summary, notes)
+
+
+def _single_repeat_notes(summary: pd.DataFrame) -> list[str]:
+    """Where a series has a single repeat (no ±1 std band): one note per series, or one note
+    for the whole sweep when several series all have a single repeat at every level."""
+    if summary.empty:
+        return []
+    series = summary.groupby(["dataset", *SERIES], sort=False).ngroups
+    if series > 1 and (summary["n_runs"] == 1).all():
+        return [f"a single repeat at every level of all {series} series, so no ±1 std bands."]
+    notes = []
+    singles = summary[summary["n_runs"] == 1]
+    for values, part in singles.groupby(["dataset", *SERIES], sort=False):
+        mask = np.ones(len(summary), dtype=bool)
+        for column, value in zip(["dataset", *SERIES], values, strict=True):
+            mask &= (summary[column] == value).to_numpy()
+        everywhere = len(part) == mask.sum()
+        where = "every level" if everywhere else "γ = " + ", ".join(
+            f"{v:g}" for v in sorted(part["level"]))
+        label = where_text(dict(zip(["dataset", *SERIES], values, strict=True)))
+        notes.append(f"{label}: a single repeat at {where}, so no ±1 std band there.")
+    return notes
 
 
 def _summary_matches(on_disk: pd.DataFrame, derived: pd.DataFrame) -> bool:
@@ -347,12 +359,14 @@ def num_classes(results: Results, dataset: str) -> int | None:
     return None
 
 
-def clean_runs(results: Results, dataset: str):
+def clean_runs(results: Results, dataset: str, method: str | None = None):
     """Level-0 predictions per (noise, model) of ``dataset``, for the K-NN model's general form.
 
     A group takes the level-0 runs of its own noise kind when there are any, else those of the
     same model under any other kind (level 0 is clean whatever the kind). Runs without a
-    ``predictions.npz`` holding ``probs`` and ``y_true`` are left out.
+    ``predictions.npz`` holding ``probs`` and ``y_true`` are left out. With ``method``, only
+    that method's runs count (the overlay is fitted to one method's curve, so C(s) comes from
+    the same training).
 
     Returns
     -------
@@ -362,6 +376,8 @@ def clean_runs(results: Results, dataset: str):
     from noisylab.plots.overlay import CleanRuns
 
     runs = results.runs[results.runs["dataset"] == dataset]
+    if method is not None and "method" in runs:
+        runs = runs[runs["method"].astype(str) == method]
     zero = runs[runs["level"].astype(float).abs() < 1e-12].sort_values(["noise", "repeat"],
                                                                       kind="stable")
     found: dict[tuple[str, str], list] = {}

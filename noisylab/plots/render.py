@@ -189,7 +189,7 @@ def _summary_figures(writer: _Writer, results: Results, dataset: str, part: pd.D
         else:
             overlay, extra = curves.analytic_curves(
                 fit_part, num_classes=num, k_values=k_values, form=analytic,
-                clean=clean_runs(results, dataset) if analytic == "auto" else None,
+                clean=clean_runs(results, dataset, fitted) if analytic == "auto" else None,
                 matrices=realized_matrices(results, dataset),
                 noise_options=results.config.get("noise_options"))
             writer.rendered.notes.extend(f"{dataset}: {n}" for n in extra)

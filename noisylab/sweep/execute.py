@@ -230,9 +230,10 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
         from noisylab.training.methods.peers import label_precision, rejection_scores
 
         artifacts["label_precision"] = label_precision(artifacts["selected"], corrupted)
-        if "forget_rate" in artifacts:      # small-loss rules: what network 1 left out last
-            scores = rejection_scores(artifacts["selected"][0, -1], corrupted)
-            artifacts.update({k: np.float64(v) for k, v in scores.items()})
+        # what network 1 left out in its last epoch, as a detector of the corrupted labels
+        # (small-loss rules: the large-loss samples; decoupling: the samples agreed on)
+        scores = rejection_scores(artifacts["selected"][0, -1], corrupted)
+        artifacts.update({k: np.float64(v) for k, v in scores.items()})
         # 1 bit per sample and epoch: np.unpackbits(selected, axis=-1, count=n_train)
         artifacts["selected"] = np.packbits(artifacts["selected"], axis=-1)
     from noisylab.training.methods import get_method

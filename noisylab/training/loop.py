@@ -245,10 +245,11 @@ def train_model(
 
 def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, *, options,
                     num_classes, seed, dataset_name):
-    """The loss, the initial noise channel (or None), the artifacts of a method and the labels
-    its model trains on (``y_train`` but for label correction)."""
+    """The loss, the channel layer on top (``(method name, initial matrix, options)``, or None), the
+    artifacts of a method and the labels its model trains on (``y_train`` but for label
+    correction)."""
     from noisylab.training.methods import get_method
-    from noisylab.training.methods.losses import make_loss
+    from noisylab.training.methods.losses import make_loss, symmetric_channel
     from noisylab.training.methods.relabel import correct_labels
     from noisylab.training.methods.transition import confusion_channel, estimate_transition
 
@@ -271,8 +272,12 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
             artifacts["transition_estimated"] = transition
     channel = None
     if method.name == "noise-adaptation":
-        channel = confusion_channel(ce.train_probs.argmax(axis=1), y_train, num_classes)
-        artifacts["channel_initial"] = channel
+        channel = (method.name,
+                   confusion_channel(ce.train_probs.argmax(axis=1), y_train, num_classes), opts)
+    elif method.name == "nnaqc":
+        channel = (method.name, symmetric_channel(num_classes, opts["init_diag"]), opts)
+    if channel is not None:
+        artifacts["channel_initial"] = channel[1]
     if method.name == "label-correction":
         corrected = correct_labels(ce.train_probs, y_train, opts["threshold"])
         artifacts["labels_corrected"] = corrected
@@ -283,24 +288,27 @@ def _prepare_method(method: MethodCall, x_train, y_train, x_val, y_val, x_test, 
 
 def _fit(x_train, y_train, x_val, y_val, x_test, *, options, num_classes, seed, dataset_name,
          on_epoch_end, keep_model, loss, channel) -> TrainResult:
-    """One fresh model trained with ``loss`` (and a noise channel on top when given)."""
+    """One fresh model trained with ``loss``, and when ``channel`` is given, ``(method name,
+    initial matrix, options)``, that method's channel layer on top (`losses.make_channel`)."""
     with fresh_session(seed, options):
         model = fresh_model(options, x_train, num_classes, dataset_name)
         learning_rate, batch_size = resolve_recipe(options.learning_rate, options.batch_size,
                                                    len(x_train))
         trained = model
         layer = None
+        metrics: list = ["accuracy"]
         if channel is not None:
-            from noisylab.training.methods.losses import NoiseChannel
+            from noisylab.training.methods.losses import channel_accuracy, make_channel
 
             inputs = keras.Input(shape=x_train.shape[1:])
-            layer = NoiseChannel(channel, name="noise_channel")
+            layer = make_channel(*channel)
             trained = keras.Model(inputs, layer(model(inputs)))
+            metrics = [channel_accuracy(num_classes)]
         trained.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate,
                                             epsilon=options.adam_epsilon),
             loss=loss,
-            metrics=["accuracy"],
+            metrics=metrics,
         )
         rule = StoppingRule(patience=options.patience, min_epochs=options.min_epochs,
                             threshold=chance_threshold(y_val))

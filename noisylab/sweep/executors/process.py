@@ -107,9 +107,10 @@ class ProcessExecutor:
 
     def _start(self) -> None:
         if self._manager is None:
-            self._manager = SyncManager(ctx=self._ctx)
-            self._manager.start(initializer=_exit_with_parent)
-            self._events = self._manager.Queue()
+            manager = SyncManager(ctx=self._ctx)
+            # Kept only once started: a failed start must not leave close() a manager to stop.
+            manager.start(initializer=_exit_with_parent)
+            self._manager, self._events = manager, manager.Queue()
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=self._ctx, initializer=_init_worker,

@@ -7,8 +7,8 @@
 - `peers`: numpy — the per-batch sample rules of co-teaching, co-teaching+ and decoupling, and
   their label precision;
 - `targets`: numpy — ELR's per-sample running targets;
-- `losses`: `make_loss` (per-sample losses in `keras.ops`) and the `NoiseChannel` layer; imports
-  Keras.
+- `losses`: `make_loss` (per-sample losses in `keras.ops`) and the channel layers on top of a
+  network (`NoiseChannel`, NNAQC's `NoiseAwareChannel`, `make_channel`); imports Keras.
 
 A new method is one `Method` entry in `registry.METHODS` and its loss in `losses.make_loss`
 (or, for a method that changes the model, a branch in `noisylab.training.loop`; for one that

@@ -179,6 +179,22 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "initialised to log of a CE model's confusion matrix; tested on p alone",
            "Goldberger & Ben-Reuven 2017, 'Training deep neural-networks using a noise "
            "adaptation layer'", ce_first=True),
+    Method("nnaqc", "α·(−log softmax(p·W)_ỹ) + (1 − α)·(−Σ_k (β·p_k + (1 − β)·onehot(ỹ)_k) "
+           "log p_k): a noise-aware L x L channel W through a second softmax, plus the "
+           "quasi-clustering term on p; W starts at log of diag `init_diag`, off-diagonal "
+           "(1 − init_diag)/(L − 1); tested on p alone",
+           "Jindal, Nokleby, Pressel & Chen, CVPR Workshops 2019 (noise-aware layer and "
+           "quasi-clustering; no reference code: the defaults are this project's choice)",
+           {"alpha": Option(0.5, _number(0.0, 1.0), "α in [0, 1], the weight of the "
+                            "noise-aware term"),
+            "beta": Option(0.5, _number(0.0, 1.0), "β in [0, 1], the weight of p (against "
+                           "the noisy label) in the quasi-clustering target"),
+            "init_diag": Option(0.9, _number(0.0, 1.0, "neither"),
+                                "the channel's initial diagonal in (0, 1) (a symmetric "
+                                "channel; no oracle information)"),
+            "channel_lr": Option(30.0, _number(0.0, None, "neither"),
+                                 "the channel's learning rate as a multiple of the "
+                                 "network's (> 0)")}),
     Method("label-correction", "train CE; ỹ ← argmax p where max p >= threshold; retrain CE "
            "from scratch on the corrected labels",
            "the CIFAR-10 label-noise guide (label correction by confident predictions)",
