@@ -525,6 +525,36 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
     return from_dict(base)
 
 
+def merge_method_options(current: Mapping[str, Mapping[str, Any]] | None,
+                         items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--method-option`` values merged into a config's ``method_options``.
+
+    Each item is ``METHOD.KEY=VALUE``, VALUE parsed like a YAML value (``0.8``, ``true``,
+    ``level``); a later item overrides an earlier one and the YAML's. The names and values are
+    checked later, with the rest of the config (`noisylab.training.methods.resolve_methods`).
+
+    Raises
+    ------
+    NoisylabError
+        An item that is not ``METHOD.KEY=VALUE``.
+    """
+    import yaml
+
+    out = {name: dict(opts) for name, opts in (current or {}).items()}
+    for item in items:
+        target, sep, text = str(item).partition("=")
+        method, dot, key = target.strip().partition(".")
+        if not (sep and dot and method and key and text.strip()):
+            raise NoisylabError(
+                f"--method-option must be METHOD.KEY=VALUE (e.g. gce.q=0.5), got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        out.setdefault(method, {})[key.strip()] = value
+    return out
+
+
 #: Fields added after results folders existed, with the default at which the hash leaves them out.
 HASH_OMITS_AT_DEFAULT = {"methods": ["ce"], "method_options": {}}
 #: The same for fields of ``train``: Adam's epsilon at Keras' default (what every earlier run

@@ -17,6 +17,7 @@ from sweep_fakes import FAKE_MODELS, fake_train
 
 from noisylab.cli import main
 from noisylab.config import SweepConfig, TrainOptions, config_hash, load_config, resolve, to_yaml
+from noisylab.errors import NoisylabError
 from noisylab.plots.load import load_results
 from noisylab.results import LEGACY_RUN_COLUMNS, RUN_COLUMNS, read_runs
 from noisylab.sweep import plan_sweep, run_sweep
@@ -131,6 +132,42 @@ def test_unknown_method_on_the_command_line(tmp_path):
          "label-smoothing, bootstrap-soft")
 
 
+@pytest.mark.parametrize("args, match", [
+    (["--method", "nnaqc", "--method-option", "nnaqc.alpha=2"],
+     "method_options.nnaqc.alpha must be in [0, 1]"),
+    (["--method", "gce", "--method-option", "gce=0.5"],
+     "--method-option must be METHOD.KEY=VALUE (e.g. gce.q=0.5), got 'gce=0.5'"),
+    (["--method", "gce", "--method-option", "gce.q="], "must be METHOD.KEY=VALUE"),
+    (["--method", "gce", "--method-option", "sce.alpha=1"], "not among the swept methods: gce"),
+    (["--method", "gce", "--method-option", "gce.qq=1"], "does not take option 'qq'"),
+])
+def test_bad_method_options_on_the_command_line(tmp_path, args, match):
+    _bad(tmp_path, *args, match=match)
+
+
+def test_method_options_on_the_command_line_override_the_yaml(tmp_path, monkeypatch):
+    import noisylab.sweep
+    from noisylab.config import merge_method_options
+
+    assert merge_method_options({"gce": {"q": 0.3, "k": 0.4}}, ["gce.q=0.5", "gce.truncated=true",
+                                                               "coteaching.forget_rate=level"]) \
+        == {"gce": {"q": 0.5, "k": 0.4, "truncated": True},
+            "coteaching": {"forget_rate": "level"}}
+    seen = {}
+
+    def capture(config, *args, **kwargs):
+        seen["config"] = config
+        raise NoisylabError("planned")
+
+    monkeypatch.setattr(noisylab.sweep, "plan_sweep", capture)
+    path = tmp_path / "c.yaml"
+    path.write_text("methods: [gce, sce]\nmethod_options: {gce: {q: 0.3}, sce: {alpha: 0.5}}\n")
+    result = CliRunner().invoke(main, ["sweep", "--config", str(path), "--method-option",
+                                       "gce.q=0.9", "--method-option", "sce.beta=2"])
+    assert result.exit_code == 2 and "planned" in result.output
+    assert seen["config"].method_options == {"gce": {"q": 0.9}, "sce": {"alpha": 0.5, "beta": 2}}
+
+
 @pytest.mark.parametrize("yaml_text, match", [
     ("methods: [gce]\nmethod_options: {gce: {q: 1.5}}\n",
      "method_options.gce.q must be in (0, 1], got 1.5"),
@@ -157,7 +194,6 @@ def test_estimated_T_without_an_anchor_candidate_in_some_class(tmp_path):
     import numpy as np
 
     from noisylab.config import default_config, resolve
-    from noisylab.errors import NoisylabError
     from noisylab.sweep.plan import check_method_data, resolve_method_options
 
     config, resolved = resolve_method_options(resolve(default_config(), methods="forward"))

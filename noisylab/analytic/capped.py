@@ -231,10 +231,6 @@ def _split(pmax: np.ndarray, count: int, n: int, m: int, log_weight: float):
     return closed, free
 
 
-    closed = count if m <= 2 * n - 1 or free >= j_count - 1 else 0
-    return closed, free
-
-
 class _ChunkTables:
     """The power tables of one chunk, each built once and only when some n needs it."""
 

@@ -187,7 +187,10 @@ def _at_chance_cell(fraction, n_runs: int) -> str:
 @click.option("--repeats", type=int, help="Repeats per grid point (>= 1).")
 @click.option("--model", help="Model(s), comma-separated, e.g. seed-cnn.")
 @click.option("--method", help="Training method(s), comma-separated, e.g. ce,gce,forward "
-              "(default ce; options in the YAML's method_options).")
+              "(default ce).")
+@click.option("--method-option", "method_option", multiple=True, metavar="METHOD.KEY=VALUE",
+              help="A method's option, e.g. gce.q=0.5 or coteaching.forget_rate=0.3; "
+              "repeatable; overrides the YAML's method_options.")
 @click.option("--epochs", type=int, help="Maximum epochs per run.")
 @click.option("--patience", type=int, help="Early-stopping patience: counted epochs without a "
               "better validation accuracy (counted after the warm-up, from the first epoch above "
@@ -228,8 +231,8 @@ def _at_chance_cell(fraction, n_runs: int) -> str:
 @click.option("--num-gpus", type=float, help="GPUs per run for --executor ray, e.g. 0.25 (default "
               "0).")
 @user_errors
-def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, patience,
-          min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic,
+def sweep(config_path, dataset, noise, levels, repeats, model, method, method_option, epochs,
+          patience, min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic,
           restore_best, name, out,
           force, yes, executor, workers, max_runs_per_worker, ray_address, num_cpus, num_gpus):
     """Train a fresh model per dataset x noise x level x repeat x method x model; record metrics.
@@ -244,13 +247,15 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, epochs, p
     """
     from rich.console import Console
 
-    from noisylab.config import default_config, load_config, resolve
+    from noisylab.config import default_config, load_config, merge_method_options, resolve
     from noisylab.sweep import MAX_RUNS, device_name, load_trainer, plan_sweep, run_sweep
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
     config = resolve(base, datasets=dataset, noise=noise, levels=levels, repeats=repeats,
                      models=model, methods=method, epochs=epochs, patience=patience,
+                     method_options=merge_method_options(base.method_options, method_option)
+                     if method_option else None,
                      min_epochs=min_epochs, batch_size=batch_size, learning_rate=lr,
                      adam_epsilon=adam_epsilon, val=val, subset=subset, seed=seed,
                      deterministic=deterministic, restore_best=restore_best, name=name,
