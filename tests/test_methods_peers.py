@@ -166,19 +166,13 @@ def test_joint_optimization_soft_labels_leave_the_corrupted_labels(tmp_path):
     """digits, symmetric 0.4, soft labels updated from epoch 1 (mean of the last 2 epochs): they
     are distributions, and their argmax leaves the noisy label far more often where the label
     is corrupted than where it is clean (the first stage learns the clean majority)."""
-    import pandas as pd
-
     from noisylab.config import SweepConfig, TrainOptions
-    from noisylab.sweep import plan_sweep, run_sweep
 
     cfg = SweepConfig(name="t", noise=("symmetric",), levels=(0.4,),
                       methods=("joint-optimization",), subset=800,
                       method_options={"joint-optimization": {"begin": 1, "window": 2}},
                       train=TrainOptions(epochs=4, patience=4, min_epochs=4))
-    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
-    assert not result.failed
-    run_id = pd.read_csv(result.runs_csv)["run_id"].iloc[0]
-    folder = tmp_path / "r" / "runs" / run_id
+    folder = _only_run(cfg, tmp_path)
     with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
         soft, noisy, corrupted = m["soft_labels"], z["noisy_labels"], z["corrupted"]
         assert m["stage1_epochs"] == 4
@@ -193,20 +187,25 @@ def test_coteaching_label_precision_stays_above_one_minus_the_noise_rate(tmp_pat
     forget rate is 0 and each network trains on every sample, so its precision *is* 1 − ε), what
     each network trains on is cleaner than the training set, and network 1's precision grows
     with the forget rate (higher in its last epoch than in its second)."""
-    import pandas as pd
-
     from noisylab.config import SweepConfig, TrainOptions
-    from noisylab.sweep import plan_sweep, run_sweep
 
     cfg = SweepConfig(name="t", noise=("symmetric",), levels=(0.5,), methods=("coteaching",),
                       train=TrainOptions(epochs=8, patience=8, min_epochs=8))
-    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
-    assert not result.failed
-    run_id = pd.read_csv(result.runs_csv)["run_id"].iloc[0]
-    folder = tmp_path / "r" / "runs" / run_id
+    folder = _only_run(cfg, tmp_path)
     with np.load(folder / "method.npz") as m, np.load(folder / "noise.npz") as z:
         precision, clean = m["label_precision"], 1 - z["corrupted"].mean()
     assert precision.shape == (2, 8)
     np.testing.assert_allclose(precision[:, 0], clean)
     assert (precision[:, 1:] > clean).all(), (precision.round(3), round(clean, 3))
     assert precision[0, -1] > precision[0, 1]
+
+
+def _only_run(cfg, tmp_path):
+    """Sweep ``cfg`` (one run) into tmp_path/r; the folder of its run."""
+    import pandas as pd
+
+    from noisylab.sweep import plan_sweep, run_sweep
+
+    result = run_sweep(plan_sweep(cfg, tmp_path / "r"))
+    assert not result.failed
+    return tmp_path / "r" / "runs" / pd.read_csv(result.runs_csv)["run_id"].iloc[0]

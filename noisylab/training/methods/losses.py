@@ -167,49 +167,12 @@ def make_loss(name: str, options: Mapping[str, Any], *, num_classes: int,
     return loss
 
 
-class NoiseChannel(keras.layers.Layer):
-    """Goldberger & Ben-Reuven's noise adaptation layer: p ↦ p · softmax_rows(W), no bias.
-
-    Parameters
-    ----------
-    initial : ndarray of shape (L, L)
-        A row-stochastic matrix (the confusion of a CE model's predictions with the noisy
-        labels); W starts at its logarithm (entries floored at 1e-6), so the channel starts as it.
-    """
-
-    def __init__(self, initial: np.ndarray | None = None, num_classes: int | None = None,
-                 **kwargs):
-        super().__init__(**kwargs)
-        if initial is None:
-            initial = np.eye(int(num_classes))
-        self.initial = np.asarray(initial, dtype=np.float32)
-
-    def build(self, input_shape):
-        init = np.log(np.maximum(self.initial, 1e-6)).astype(np.float32)
-        self.w = self.add_weight(shape=init.shape, name="channel",
-                                 initializer=keras.initializers.Constant(init), trainable=True)
-
-    def call(self, p):
-        return ops.matmul(p, ops.softmax(self.w, axis=-1))
-
-    def channel(self) -> np.ndarray:
-        """The current channel softmax_rows(W), (L, L)."""
-        return keras.ops.convert_to_numpy(ops.softmax(self.w, axis=-1))
-
-
-class NoiseAwareChannel(keras.layers.Layer):
-    """NNAQC's noise-aware layer: p ↦ [softmax(p · W), p], W an L x L matrix, no bias.
-
-    The output packs the channel's distribution q over noisy labels (the first L columns) and
-    the network's own p (the last L), so the ``nnaqc`` loss sees both and the tested network
-    stays p. For a one-hot p = e_i, q is row i of softmax_rows(W): `channel` is the noise
-    channel the layer has learned for confident predictions.
+class _Channel(keras.layers.Layer):
+    """An L x L channel W on top of a network's softmax p, starting at log of ``initial``.
 
     W is stored as V = W / ``scale`` and used as ``scale``·V: under Adam, whose steps are about
     the learning rate whatever the gradient's size, W then moves ``scale`` times faster than the
-    network's weights. At scale 1 and Adam's 1e-3 the channel barely moves in a short run (on
-    `digits`, flip 0.4, 30 epochs of 20 steps, its diagonal went from 0.90 to 0.91 and the
-    flipped entries stayed at 0.01): it could not learn the noise it is there to absorb.
+    network's weights.
 
     Parameters
     ----------
@@ -221,7 +184,6 @@ class NoiseAwareChannel(keras.layers.Layer):
 
     def __init__(self, initial: np.ndarray | None = None, num_classes: int | None = None,
                  scale: float = 1.0, **kwargs):
-        kwargs.setdefault("dtype", "float32")   # a softmax in float32 under mixed precision
         super().__init__(**kwargs)
         if initial is None:
             initial = np.eye(int(num_classes))
@@ -238,16 +200,44 @@ class NoiseAwareChannel(keras.layers.Layer):
     def w(self):
         return self.v * self.scale
 
+    def channel(self) -> np.ndarray:
+        """The channel softmax_rows(W), (L, L): for a one-hot p = e_i, row i."""
+        return keras.ops.convert_to_numpy(ops.softmax(self.w, axis=-1))
+
+
+class NoiseChannel(_Channel):
+    """Goldberger & Ben-Reuven's noise adaptation layer: p ↦ p · softmax_rows(W), no bias.
+
+    ``initial`` is the confusion of a CE model's predictions with the noisy labels, so the
+    channel starts as it (see `_Channel`).
+    """
+
+    def call(self, p):
+        return ops.matmul(p, ops.softmax(self.w, axis=-1))
+
+
+class NoiseAwareChannel(_Channel):
+    """NNAQC's noise-aware layer: p ↦ [softmax(p · W), p], W an L x L matrix, no bias.
+
+    The output packs the channel's distribution q over noisy labels (the first L columns) and
+    the network's own p (the last L), so the ``nnaqc`` loss sees both and the tested network
+    stays p. For a one-hot p = e_i, q is row i of softmax_rows(W): `channel` is the noise
+    channel the layer has learned for confident predictions. At ``scale`` 1 and Adam's 1e-3 the
+    channel barely moves in a short run (on `digits`, flip 0.4, 30 epochs of 20 steps, its
+    diagonal went from 0.90 to 0.91 and the flipped entries stayed at 0.01): it could not learn
+    the noise it is there to absorb, hence NNAQC's ``channel_lr``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("dtype", "float32")   # a softmax in float32 under mixed precision
+        super().__init__(*args, **kwargs)
+
     def call(self, p):
         p = ops.cast(p, "float32")
         return ops.concatenate([ops.softmax(ops.matmul(p, self.w), axis=-1), p], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2 * input_shape[-1])
-
-    def channel(self) -> np.ndarray:
-        """The learned channel softmax_rows(W), (L, L)."""
-        return keras.ops.convert_to_numpy(ops.softmax(self.w, axis=-1))
 
 
 def symmetric_channel(num_classes: int, diagonal: float) -> np.ndarray:
