@@ -181,6 +181,51 @@ class ExecutorOptions:
         _run_checks(self, "executor.")
 
 
+#: Trainers of a sweep (`TrainerOptions.kind`).
+TRAINERS = ("keras", "packed", "auto")
+#: How a pack's members share one compiled program (`noisylab.training.packed.MECHANISMS`).
+PACK_MECHANISMS = ("unroll", "vmap")
+
+
+@dataclass(frozen=True)
+class TrainerOptions:
+    """How the runs of a sweep train: one at a time, or many in one compiled step.
+
+    Like the executor, recorded in ``metadata.json`` (and per run in ``runs.csv``: ``trainer``,
+    ``pack_size``) and never part of `config_hash`, so that a sweep can be resumed with the
+    other trainer. ``trainer:`` in YAML; ``--trainer``, ``--pack-size`` and
+    ``--pack-mechanism`` on the command line.
+
+    Attributes
+    ----------
+    kind : {'keras', 'packed', 'auto'}
+        ``keras``: each run alone under ``model.fit`` (`noisylab.training.loop`). ``packed``:
+        the runs that share dataset, model, method and options train together in packs
+        (`noisylab.training.packed`, Keras on the JAX backend); methods that cannot be packed
+        train with ``keras``. ``auto``: ``packed`` where it was measured to win, else
+        ``keras`` (`noisylab.sweep.packing.choose_trainer` states the rule).
+    pack_size : int or None
+        Runs trained at once in one pack (>= 1); None (the default): 2 on a CPU, 32 on an
+        accelerator (`noisylab.sweep.packing.default_pack_size`). A pack too large for the
+        device's memory gets fewer.
+    mechanism : {'unroll', 'vmap'}
+        ``unroll``: the members' steps side by side in one program; ``vmap``: ``jax.vmap``
+        over stacked parameters (grouped convolutions; 5x slower than ``unroll`` per member on
+        a CPU, measured in ``benchmarks/packed.py``).
+    """
+
+    kind: str = _option("keras", check=lambda v, n: check_choice(v, n, TRAINERS))
+    pack_size: int | None = _option(None, check=functools.partial(
+        check_scalar, kind=int, low=1, allow_none=True))
+    mechanism: str = _option("unroll", check=lambda v, n: check_choice(v, n, PACK_MECHANISMS))
+
+    def __post_init__(self) -> None:
+        _run_checks(self, "trainer.")
+
+
+#: Command-line names of the `TrainerOptions` fields (``--trainer`` is ``kind``).
+TRAINER_OVERRIDES = {"trainer": "kind", "pack_size": "pack_size", "pack_mechanism": "mechanism"}
+
 #: Command-line names of the `ExecutorOptions` fields (``--executor`` is ``kind``).
 EXECUTOR_OVERRIDES = {"executor": "kind", "workers": "workers",
                       "max_runs_per_worker": "max_runs_per_worker",
@@ -236,6 +281,8 @@ class SweepConfig:
         Training options; ``train.model`` is ignored in favour of ``models``.
     executor : ExecutorOptions
         Where the runs train; not part of the config hash.
+    trainer : TrainerOptions
+        How the runs train (alone or packed); not part of the config hash.
 
     Names of datasets, models and noise kinds are checked against their registries by
     `noisylab.sweep.plan`, which knows them; every other rule is checked on construction.
@@ -261,6 +308,7 @@ class SweepConfig:
                                                              check=_check_options_by_kind)
     train: TrainOptions = _option(factory=TrainOptions)
     executor: ExecutorOptions = _option(factory=ExecutorOptions)
+    trainer: TrainerOptions = _option(factory=TrainerOptions)
 
     def __post_init__(self) -> None:
         if not self.levels:
@@ -388,7 +436,7 @@ def _from_yaml(value: Any, kind: Any, key: str) -> Any:
         return parse_levels(value)
     if kind == tuple[str, ...]:
         return _as_tuple(value, key)
-    if kind in (TrainOptions, ExecutorOptions):
+    if kind in (TrainOptions, ExecutorOptions, TrainerOptions):
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
@@ -460,11 +508,13 @@ def _plain(value: Any) -> Any:
 def to_dict(config: SweepConfig, *, executor: bool = True) -> dict[str, Any]:
     """The fully resolved config as plain YAML/JSON-friendly values (fields in order).
 
-    ``executor=False`` leaves out the ``executor`` section (it does not decide any result).
+    ``executor=False`` leaves out the ``executor`` and ``trainer`` sections (they decide where
+    and how the runs train, not what a run is).
     """
     data = _plain(config)
     if not executor:
         data.pop("executor")
+        data.pop("trainer")
     return data
 
 
@@ -515,6 +565,8 @@ def resolve(config: SweepConfig | None = None, **overrides: Any) -> SweepConfig:
             continue
         if key in EXECUTOR_OVERRIDES:
             base["executor"][EXECUTOR_OVERRIDES[key]] = value
+        elif key in TRAINER_OVERRIDES:
+            base["trainer"][TRAINER_OVERRIDES[key]] = value
         elif key in train_keys:
             base["train"][key] = value
         elif key in sweep_keys:
@@ -567,9 +619,9 @@ TRAIN_HASH_OMITS_AT_DEFAULT = {"adam_epsilon": 1e-7, "min_epochs": 3, "restore_b
 def config_hash(config: SweepConfig) -> str:
     """A stable 12-hex-digit hash of everything that decides the runs' results.
 
-    The ``name`` (it only picks a folder) and the ``executor`` (it only decides where runs train)
-    are left out. The hash is computed from sorted JSON, so it does not depend on Python's hash
-    seed or on key order in the YAML file.
+    The ``name`` (it only picks a folder), the ``executor`` and the ``trainer`` (they only
+    decide where and how runs train) are left out. The hash is computed from sorted JSON, so
+    it does not depend on Python's hash seed or on key order in the YAML file.
     """
     data = to_dict(config, executor=False)
     data.pop("name")

@@ -3,7 +3,7 @@
 Layout of ``results/<name>/`` — the one description of the folder contract; ``noisylab plot``,
 the README and the sweep all refer to this one::
 
-    config.yaml                 fully resolved SweepConfig (without ``executor``)
+    config.yaml                 fully resolved SweepConfig (without ``executor``, ``trainer``)
     metadata.json               versions, git commit, git_dirty, device, host, start time, the
                                 executor's settings and each method's resolved options;
                                 every resume appends a session under ``sessions``
@@ -78,16 +78,23 @@ RUN_COLUMNS = (
     "seed_split", "seed_noise", "seed_model", "n_train", "n_val", "n_test",
     "realized_noise_rate", "test_accuracy", "test_f1", "test_f1_macro", "test_f1_noisy",
     "train_acc_noisy", "train_acc_true", "detection_auroc", "detection_ap", "transition_error",
-    "best_epoch", "epochs", "at_chance", "train_seconds", "images_per_second",
+    "best_epoch", "epochs", "at_chance", "train_seconds", "images_per_second", "trainer",
+    "pack_size",
 )
 #: Columns added after results folders existed, with the value they have in those folders'
 #: runs: axes at their legacy value (``method``: ``ce``), no options, no oracle information, no
 #: estimated transition. A runs.csv without them is read with these values and upgraded to the
 #: current columns when a sweep resumes it (`ResultsFolder.repair`).
 ADDED_COLUMNS = {**LEGACY, "method_options": "{}", "oracle": False, "transition_error": None,
-                 "at_chance": None}
+                 "at_chance": None, "trainer": "keras", "pack_size": 1}
 #: The columns of runs.csv files written before `ADDED_COLUMNS` existed.
 LEGACY_RUN_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ADDED_COLUMNS)
+#: Every earlier runs.csv header, oldest first (each one is read and upgraded): before the
+#: method axis, and before the trainer columns (packed training).
+EARLIER_RUN_COLUMNS = (
+    LEGACY_RUN_COLUMNS,
+    tuple(c for c in RUN_COLUMNS if c not in ("trainer", "pack_size")),
+)
 #: Columns that measure time and so differ between otherwise identical runs.
 TIMING_COLUMNS = ("train_seconds", "images_per_second")
 #: Metrics averaged in summary.csv.
@@ -272,26 +279,32 @@ def read_runs(path: str | os.PathLike, *, notes: list[str] | None = None):
 
 
 def _columns_of(path: Path) -> tuple[str, ...]:
-    """`LEGACY_RUN_COLUMNS` when runs.csv starts with their header, else `RUN_COLUMNS`."""
-    legacy = _header(LEGACY_RUN_COLUMNS).encode("utf-8")
+    """The columns of the header runs.csv starts with: `RUN_COLUMNS` or one of
+    `EARLIER_RUN_COLUMNS` (`RUN_COLUMNS` for any other start, which the reader then rejects)."""
     with open(path, "rb") as fh:
-        start = fh.read(len(legacy))
-    return LEGACY_RUN_COLUMNS if start == legacy else RUN_COLUMNS
+        start = fh.read(len(_header(RUN_COLUMNS)) + 1)
+    for columns in EARLIER_RUN_COLUMNS:
+        if start.startswith(_header(columns).encode("utf-8")):
+            return columns
+    return RUN_COLUMNS
 
 
 def upgrade_runs_csv(path: str | os.PathLike) -> bool:
-    """Rewrite a runs.csv of `LEGACY_RUN_COLUMNS` with `RUN_COLUMNS` (atomically).
+    """Rewrite a runs.csv of `EARLIER_RUN_COLUMNS` with `RUN_COLUMNS` (atomically).
 
     Each row keeps its values and gets `ADDED_COLUMNS`' legacy ones; a torn last line is
     dropped (its run is redone). Returns whether the file was rewritten.
     """
     path = Path(path)
-    if not path.is_file() or _columns_of(path) != LEGACY_RUN_COLUMNS:
+    if not path.is_file():
         return False
-    lines, _ = csvlog.split_lines(path, _header(LEGACY_RUN_COLUMNS))
+    columns = _columns_of(path)
+    if columns == RUN_COLUMNS:
+        return False
+    lines, _ = csvlog.split_lines(path, _header(columns))
     out = [_header(RUN_COLUMNS)]
     for fields in csv.reader(io.StringIO("".join(lines))):
-        row = {**ADDED_COLUMNS, **dict(zip(LEGACY_RUN_COLUMNS, fields, strict=True))}
+        row = {**ADDED_COLUMNS, **dict(zip(columns, fields, strict=True))}
         out.append(format_row(row, RUN_COLUMNS))
     write_text(path, "".join(out))
     return True
@@ -481,18 +494,20 @@ class ResultsFolder:
         duplicates; a note per change."""
         notes = []
         if upgrade_runs_csv(self.runs_csv):
-            notes.append(f"{self.runs_csv}: added the columns "
-                         f"{', '.join(ADDED_COLUMNS)} (its runs are method ce)")
+            notes.append(f"{self.runs_csv}: upgraded to the current columns (runs from before "
+                         "a column existed get its legacy value: method ce, trainer keras)")
         return notes + csvlog.repair(self.runs_csv, _header(RUN_COLUMNS), what="run",
                                      check=check_run_fields)
 
     def create(self, config: SweepConfig, *, device: str = "unknown",
                executor: Mapping[str, Any] | None = None,
-               methods: Mapping[str, Any] | None = None) -> None:
+               methods: Mapping[str, Any] | None = None,
+               trainer: Mapping[str, Any] | None = None) -> None:
         """Create the folder, clear temporary files of a killed run, write config and metadata.
 
         metadata.json keeps the first session's fields at the top level and lists every session
-        (start time, git commit, host, versions, the executor's settings) under ``sessions``.
+        (start time, git commit, host, versions, the executor's and the trainer's settings)
+        under ``sessions``.
         """
         self.path.mkdir(parents=True, exist_ok=True)
         remove_temp_files(self.path)
@@ -501,6 +516,8 @@ class ResultsFolder:
         env = environment(device=device)
         if executor is not None:
             env["executor"] = dict(executor)
+        if trainer is not None:
+            env["trainer"] = dict(trainer)
         if methods:
             env["methods"] = dict(methods)
         meta: dict[str, Any] = self.read_metadata() if self.metadata_file.is_file() else {}

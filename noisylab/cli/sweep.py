@@ -230,11 +230,19 @@ def _at_chance_cell(fraction, n_runs: int) -> str:
 @click.option("--num-cpus", type=float, help="CPUs per run for --executor ray (default 1).")
 @click.option("--num-gpus", type=float, help="GPUs per run for --executor ray, e.g. 0.25 (default "
               "0).")
+@click.option("--trainer", type=click.Choice(["keras", "packed", "auto"]),
+              help="How runs train: keras (one at a time, default), packed (many runs of one "
+              "model in one compiled step, Keras on JAX; the jax extra) or auto.")
+@click.option("--pack-size", type=int, help="Most runs in one pack of --trainer packed "
+              "(default 16; split further when the device's memory is short).")
+@click.option("--pack-mechanism", type=click.Choice(["unroll", "vmap"]),
+              help="How a pack's members share one program (default unroll).")
 @user_errors
 def sweep(config_path, dataset, noise, levels, repeats, model, method, method_option, epochs,
           patience, min_epochs, batch_size, lr, adam_epsilon, val, subset, seed, deterministic,
           restore_best, name, out,
-          force, yes, executor, workers, max_runs_per_worker, ray_address, num_cpus, num_gpus):
+          force, yes, executor, workers, max_runs_per_worker, ray_address, num_cpus, num_gpus,
+          trainer, pack_size, pack_mechanism):
     """Train a fresh model per dataset x noise x level x repeat x method x model; record metrics.
 
     With no options: digits, random noise at levels 0-0.9, one repeat (about a minute on two
@@ -249,6 +257,7 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, method_op
 
     from noisylab.config import default_config, load_config, merge_method_options, resolve
     from noisylab.sweep import MAX_RUNS, device_name, load_trainer, plan_sweep, run_sweep
+    from noisylab.sweep.packing import select_backend
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base = load_config(config_path) if config_path else default_config()
@@ -261,11 +270,14 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, method_op
                      deterministic=deterministic, restore_best=restore_best, name=name,
                      executor=executor,
                      workers=workers, max_runs_per_worker=max_runs_per_worker,
-                     ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus)
+                     ray_address=ray_address, num_cpus=num_cpus, num_gpus=num_gpus,
+                     trainer=trainer, pack_size=pack_size, pack_mechanism=pack_mechanism)
     with _quiet_backend_start():
         # Every check happens here, before the results folder exists; then the trainer's
         # framework loads, so that its start-up lines are filtered and the device is known.
         plan = plan_sweep(config, out, force=force, max_runs=None if yes else MAX_RUNS)
+        if plan.trainer == "packed" and plan.todo:
+            select_backend()     # Keras loads on JAX, here and in worker processes
         # Runs in this process load the framework here; worker processes load their own.
         here = plan.todo and config.executor.kind == "sequential"
         trainer = load_trainer() if here else None
@@ -274,6 +286,8 @@ def sweep(config_path, dataset, noise, levels, repeats, model, method, method_op
         taken = ", ".join(str(p) for p in plan.named.taken)
         why = f" ({taken} holds another config)" if taken else ""
         click.echo(f"results folder: {plan.folder.path}{why}", err=True)
+    if plan.trainer_note:
+        click.echo(plan.trainer_note, err=True)
     err = Console(stderr=True)
     progress = _make_progress(err, device)
     try:

@@ -206,9 +206,13 @@ def train_run(prepared: PreparedRun, *, config: SweepConfig, dataset, trainer: C
                    dataset_name=ds.name, on_epoch_end=on_epoch_end, **extra)
 
 
-def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 0.0
-               ) -> RunOutcome:
-    """Metrics, the ``runs.csv`` row and the artifacts of one trained run (numpy only)."""
+def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 0.0,
+               trainer: str = "keras", pack_size: int = 1) -> RunOutcome:
+    """Metrics, the ``runs.csv`` row and the artifacts of one trained run (numpy only).
+
+    ``trainer`` and ``pack_size`` say how it was trained (``keras``: alone, pack size 1;
+    ``packed``: in a pack of ``pack_size`` runs, `noisylab.training.packed`).
+    """
     ds, p, run = dataset, prepared, prepared.run
     L = ds.num_classes
     metrics = run_metrics(test_probs=result.test_probs, y_test=p.y_test,
@@ -254,6 +258,7 @@ def finish_run(prepared: PreparedRun, result, *, dataset, work_seconds: float = 
                                chance_threshold(p.y_val)),
         "train_seconds": float(result.train_seconds),
         "images_per_second": float(result.images_per_second),
+        "trainer": trainer, "pack_size": int(pack_size),
     }
     predictions = {
         "probs": np.asarray(result.test_probs, dtype=np.float32),

@@ -21,6 +21,7 @@ from noisylab.errors import NoisylabError
 from noisylab.results import ResultsFolder
 from noisylab.sweep.grid import GridPoint, Run, expand
 from noisylab.sweep.naming import FolderChoice, choose_folder
+from noisylab.sweep.packing import choose_trainer
 from noisylab.validate import check_choice, check_names
 
 #: The largest grid `plan_sweep` accepts without ``max_runs=None`` (the CLI's ``--yes``).
@@ -54,6 +55,10 @@ class SweepPlan:
         Where prepared datasets are looked up by name (worker processes load them again there).
     method_options : dict of str to str
         Each swept method's fully resolved options (compact JSON).
+    trainer : {'keras', 'packed'}
+        The trainer the runs use (`noisylab.sweep.packing.choose_trainer`).
+    trainer_note : str or None
+        Why, when ``trainer: auto`` chose it.
     """
 
     config: SweepConfig
@@ -66,6 +71,8 @@ class SweepPlan:
     points: dict[tuple[str, str], list[GridPoint]] = field(default_factory=dict)
     data_dir: str = "data"
     method_options: dict[str, str] = field(default_factory=dict)
+    trainer: str = "keras"
+    trainer_note: str | None = None
 
     @property
     def config_hash(self) -> str:
@@ -345,10 +352,11 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     NoisylabError
         Unknown noise kind, method (or method option, or value out of its range), model,
         executor or dataset, a method that cannot run on the data, Ray missing for
-        ``executor: ray``, an invalid HDF5 file, a dataset with fewer than 2 classes or an empty
-        image axis, a subset larger than the training set or smaller than its class count, a
-        noise option value its injector refuses (dry run), a grid over ``max_runs``, an
-        unwritable output folder, or a folder holding another config.
+        ``executor: ray``, JAX missing for ``trainer: packed``, an invalid HDF5 file, a
+        dataset with fewer than 2 classes or an empty image axis, a subset larger than the
+        training set or smaller than its class count, a noise option value its injector
+        refuses (dry run), a grid over ``max_runs``, an unwritable output folder, or a folder
+        holding another config.
     """
     check_noise_kinds(config)
     config, method_options = resolve_method_options(config)
@@ -363,6 +371,7 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     check_executor(config)
     folder.check(config)
     datasets = load_datasets(config, data_dir=data_dir)
+    trainer, trainer_note = choose_trainer(config, datasets)
     check_models(config, model_names=model_names)
     check_method_data(config, datasets, method_options)
     check_model_inputs(config, datasets)
@@ -373,4 +382,5 @@ def plan_sweep(config: SweepConfig, out: str | Path | None = None, *, force: boo
     todo = [r for r in runs if r.run_id not in done]
     return SweepPlan(config=config, folder=folder, runs=runs, todo=todo, datasets=datasets,
                      force=force, named=named, points=points, data_dir=str(data_dir),
-                     method_options=method_options)
+                     method_options=method_options, trainer=trainer,
+                     trainer_note=trainer_note)

@@ -30,14 +30,23 @@ from noisylab.results import read_runs
 from noisylab.sweep.executors import (
     EpochEnded,
     Executor,
+    Note,
+    RunDone,
     TaskFailure,
     TaskStarted,
     make_executor,
 )
 from noisylab.sweep.features import has_cached_features, needs_model_features, write_cached_features
 from noisylab.sweep.grid import Run
+from noisylab.sweep.packing import (
+    PackOutcome,
+    PackTask,
+    plan_tasks,
+    select_backend,
+    trainer_settings,
+)
 from noisylab.sweep.plan import SweepPlan
-from noisylab.sweep.tasks import FeatureTask, RunTask, WorkerContext, WorkerSetup
+from noisylab.sweep.tasks import FeatureTask, WorkerContext, WorkerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +113,16 @@ def load_trainer() -> Callable:
 
 
 def device_name() -> str:
-    """The device Keras trains on, in words, for metadata.json (never imports TensorFlow)."""
+    """The device Keras trains on, in words, for metadata.json (never imports a framework)."""
+    if "jax" in sys.modules and os.environ.get("KERAS_BACKEND") == "jax":
+        try:
+            import jax
+
+            devices = jax.devices()
+        except Exception:  # noqa: BLE001 - metadata must never stop a sweep
+            return "unknown"
+        kinds = sorted({f"{d.platform.upper()}: {d.device_kind}" for d in devices})
+        return ", ".join(kinds) + f" ({len(devices)} device(s), {os.cpu_count()} cores)"
     if "tensorflow" not in sys.modules:   # never import TensorFlow just for the metadata
         return "unknown"
     try:
@@ -121,11 +139,19 @@ def device_name() -> str:
 class _Dispatch:
     """Turns executor events into `Progress` calls (in the parent's thread)."""
 
-    def __init__(self, progress: Progress, runs: dict[str, Run], total: int, epochs: int):
+    def __init__(self, progress: Progress, runs: dict[str, Run], total: int, epochs: int,
+                 record: Callable[[object], None]):
         self.progress, self.runs, self.total, self.epochs = progress, runs, total, epochs
+        self.record = record
         self.started = 0
 
     def __call__(self, event) -> None:
+        if isinstance(event, Note):
+            self.progress.note(event.text)
+            return
+        if isinstance(event, RunDone):
+            self.record(event.outcome)
+            return
         run = self.runs.get(getattr(event, "key", None))
         if run is None:
             return
@@ -199,6 +225,8 @@ def run_sweep(plan: SweepPlan, *, trainer: Callable | None = None,
     setup = WorkerSetup(config=config, config_hash=plan.config_hash, data_dir=str(plan.data_dir),
                         cache_dir=str(folder.cache_dir.absolute()), trainer=trainer,
                         extract=feature_extract)
+    if plan.trainer == "packed" and plan.todo:
+        select_backend()      # before Keras loads here or in a worker
     own = executor is None and bool(plan.todo)
     if own:
         # Before the folder is touched: a Ray cluster that cannot be reached creates nothing.
@@ -237,7 +265,8 @@ def _locked(plan: SweepPlan, folder, config, executor: Executor | None,
         "executor": config.executor.kind, "note": "no run to do"}
     # The device is "unknown" unless TensorFlow trains in this process.
     folder.create(config, device=device_name(), executor=settings,
-                  methods={m: json.loads(t) for m, t in plan.method_options.items()})
+                  methods={m: json.loads(t) for m, t in plan.method_options.items()},
+                  trainer=trainer_settings(config, plan.trainer))
     folder.write_summary()
     progress.sweep_started(total=len(todo), skipped=len(plan.runs) - len(todo),
                            folder=folder.path)
@@ -290,7 +319,7 @@ def _execute(plan: SweepPlan, todo: list[Run], executor: Executor | None,
         logger.warning("run %s failed: %s: %s", run.run_id, failure.error_type, failure.message)
         progress.run_failed(run, failure)
 
-    tasks = []
+    ready = []
     for run in todo:
         key = FeatureTask.for_run(run, config).key if needs_model_features(run, config) else None
         if key in feature_failures:
@@ -299,13 +328,20 @@ def _execute(plan: SweepPlan, todo: list[Run], executor: Executor | None,
                                             f"its clean feature model failed: {f.message}",
                                             f.traceback))
         else:
-            tasks.append(RunTask(run))
-    dispatch = _Dispatch(progress, runs, total=len(tasks), epochs=config.train.epochs)
-    for outcome in (executor.run(tasks, on_event=dispatch) if tasks else ()):
+            ready.append(run)
+    tasks, notes = plan_tasks(ready, config, plan.trainer)
+    for text in notes:
+        progress.note(text)
+    packs = {t.key: t.runs for t in tasks if isinstance(t, PackTask)}
+    recorded: set[str] = set()
+
+    def record(outcome) -> None:
+        nonlocal done, work
         run = runs[outcome.key if isinstance(outcome, TaskFailure) else outcome.run.run_id]
+        recorded.add(run.run_id)
         if isinstance(outcome, TaskFailure):
             record_failure(run, outcome)
-            continue
+            return
         folder.write_run_files(run.run_id, history=outcome.history,
                                predictions=outcome.predictions, noise=outcome.noise,
                                method=outcome.method)
@@ -313,8 +349,22 @@ def _execute(plan: SweepPlan, todo: list[Run], executor: Executor | None,
         folder.clear_failure(run.run_id)
         done += 1
         work += outcome.work_seconds
-        logger.info("finished %s (%d/%d)", run.run_id, done, len(tasks))
+        logger.info("finished %s (%d/%d)", run.run_id, done, len(ready))
         progress.run_finished(run, outcome.row)
+
+    dispatch = _Dispatch(progress, runs, total=len(ready), epochs=config.train.epochs,
+                         record=record)
+    for result in (executor.run(tasks, on_event=dispatch) if tasks else ()):
+        if isinstance(result, PackOutcome):
+            continue              # its members were recorded as they finished (RunDone)
+        if isinstance(result, TaskFailure) and result.key in packs:
+            # the pack failed (or its worker died twice): its unfinished members failed so
+            for run in packs[result.key]:
+                if run.run_id not in recorded:
+                    record(TaskFailure(run.run_id, result.error_type, result.message,
+                                       result.traceback))
+            continue
+        record(result)
     return SweepResult(folder=folder.path, runs_csv=folder.runs_csv,
                        summary_csv=folder.summary_csv, n_runs=len(plan.runs), n_done=done,
                        n_skipped=len(plan.runs) - len(todo), seconds=0.0, work_seconds=work,

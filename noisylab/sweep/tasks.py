@@ -116,7 +116,8 @@ class WorkerContext:
         return self._trainer
 
 
-def _check_finite(run: Run, result) -> None:
+def check_finite(result) -> None:
+    """Raise `TrainingDiverged` when a `TrainResult`'s losses or predictions are not finite."""
     for epoch, loss in enumerate(result.history.get("loss", []), start=1):
         if not math.isfinite(loss):
             raise TrainingDiverged(
@@ -152,7 +153,7 @@ class RunTask:
 
         result = train_run(prepared, config=config, dataset=dataset, trainer=context.trainer,
                            on_epoch_end=on_epoch_end)
-        _check_finite(run, result)
+        check_finite(result)
         outcome = finish_run(prepared, result, dataset=dataset)
         outcome.work_seconds = time.perf_counter() - start
         return outcome

@@ -23,6 +23,8 @@ from noisylab.config import ExecutorOptions
 from noisylab.sweep.executors.base import (
     EpochEnded,
     Executor,
+    Note,
+    RunDone,
     TaskFailure,
     TaskStarted,
     run_task,
@@ -82,5 +84,5 @@ def make_executor(options: ExecutorOptions, *, make_context: Callable, datasets:
                                    threads=threads)
 
 
-__all__ = ["EXECUTORS", "EpochEnded", "Executor", "SequentialExecutor", "TaskFailure",
-           "TaskStarted", "default_workers", "make_executor", "run_task"]
+__all__ = ["EXECUTORS", "EpochEnded", "Executor", "Note", "RunDone", "SequentialExecutor",
+           "TaskFailure", "TaskStarted", "default_workers", "make_executor", "run_task"]

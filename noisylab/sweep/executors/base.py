@@ -27,11 +27,21 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 @dataclass(frozen=True)
 class TaskStarted:
-    """A worker began the task ``key``; ``pid`` and ``host`` say which worker."""
+    """A worker began the task ``key``; ``pid`` and ``host`` say which worker.
+
+    A task that trains several runs (a pack) announces each of them with its run id as ``key``
+    and its own key as ``task``.
+    """
 
     key: str
     pid: int
     host: str
+    task: str | None = None
+
+    @property
+    def task_key(self) -> str:
+        """The key of the task that the worker runs."""
+        return self.task or self.key
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,23 @@ class EpochEnded:
     key: str
     epoch: int
     logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunDone:
+    """One run of a task that trains several (a pack) finished: its outcome (a
+    `noisylab.sweep.execute.RunOutcome` or a `TaskFailure`), for the parent to write now."""
+
+    key: str
+    outcome: Any
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know about the task ``key`` (e.g. a pack that was split)."""
+
+    key: str
+    text: str
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ class ProcessExecutor:
             except queue_module.Empty:
                 return
             if isinstance(event, TaskStarted):
-                running[event.pid] = event.key
+                running[event.pid] = event.task_key
             on_event(event)
 
     def run(self, tasks: Iterable, *, on_event: Callable[[object], None]) -> Iterator[Any]:

@@ -66,6 +66,10 @@ class Method:
     per_sample : bool
         Whether its loss needs per-sample state that the batch loop keeps and updates
         (`noisylab.training.methods.targets`: ELR's running targets).
+
+    A method can be packed (`packable`, `noisylab.training.packed`) when its training is one
+    loss of (label, softmax) alone: no transition matrix, no CE model first, no channel layer,
+    no second network, no per-sample state.
     """
 
     name: str
@@ -77,6 +81,12 @@ class Method:
     ce_first: bool = False
     peers: bool = False
     per_sample: bool = False
+
+    @property
+    def packable(self) -> bool:
+        """Whether `noisylab.training.packed` can train it (see the class docstring)."""
+        return not (self.transition or self.ce_first or self.batchwise
+                    or self.name in _CHANNEL_METHODS)
 
     @property
     def batchwise(self) -> bool:
@@ -114,6 +124,9 @@ class Method:
         return (self.transition and options.get("T") == "known") or (
             options.get("forget_rate") == "level")
 
+
+#: Methods that put a channel layer on top of the network (`losses.make_channel`).
+_CHANNEL_METHODS = frozenset({"noise-adaptation", "nnaqc"})
 
 _T = Option("estimated", _choice("estimated", "known"),
             "known: the run's realized transition (oracle); estimated: anchor points of a CE "
