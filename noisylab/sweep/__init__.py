@@ -12,6 +12,8 @@ Modules, in the order a sweep uses them (imports flow down this list):
 - `executors`: how runs are spread (sequential, a process pool, Ray tasks; a registry by name);
 - `tasks`: the picklable work an executor ships (`RunTask`, `FeatureTask`) and the per-worker
   context that holds the datasets and the trainer;
+- `packing`: the trainer choice (``keras``, ``packed``, ``auto``), which runs pack together, and
+  the `PackTask` that trains a group and sends each run as it finishes;
 - `runner`: `run_sweep(plan)` takes the folder's lock, runs the tasks and writes each outcome
   (or failure) through `noisylab.results` as it arrives.
 
