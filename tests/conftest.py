@@ -5,7 +5,8 @@ Real datasets come from ../shared/datasets; tests using them skip without it.
 ``pytest -m "not slow"`` must not import TensorFlow, Keras or JAX: a module whose tests are all
 slow says so with a top-level ``pytestmark = pytest.mark.slow`` line and is then not even
 imported when slow tests are deselected, and the session fails if a framework was imported
-anyway (e.g. a fast test that builds a model by accident).
+anyway (e.g. a fast test that builds a model by accident), in one process or in each
+pytest-xdist worker.
 """
 
 from __future__ import annotations
@@ -42,14 +43,17 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-def pytest_sessionfinish(session, exitstatus):
-    if _slow_deselected(session.config):
+@pytest.fixture(scope="session", autouse=True)
+def _fast_suite_imports_no_framework(request):
+    """After the last test of a fast session (or of each pytest-xdist worker's share of it), fail
+    if a framework was imported: a fixture's teardown error reaches the exit status under xdist,
+    where a worker's own exit status does not."""
+    yield
+    if _slow_deselected(request.config):
         loaded = [m for m in FRAMEWORKS if m in sys.modules]
         if loaded:
-            session.config.get_terminal_writer().line(
-                f"the fast suite imported {', '.join(loaded)}: a test that needs a framework "
-                "must be marked slow", red=True)
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            pytest.fail(f"the fast suite imported {', '.join(loaded)}: a test that needs a "
+                        "framework must be marked slow", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,7 @@ def test_check_writable_read_only(tmp_path):
 @pytest.mark.parametrize(("status", "dirty"), [(" M noisylab/x.py\n", True), ("", False),
                                                (None, None)])
 def test_metadata_says_when_tracked_files_differ_from_the_commit(monkeypatch, status, dirty):
-    from noisylab import results
+    from noisylab.results import provenance
 
-    monkeypatch.setattr(results, "_git", lambda *args: status if args[0] == "status" else None)
-    assert results.environment()["git_dirty"] is dirty
+    monkeypatch.setattr(provenance, "_git", lambda *args: status if args[0] == "status" else None)
+    assert provenance.environment()["git_dirty"] is dirty
