@@ -9,7 +9,7 @@ Prints, measured in one run of this script (both sides under the same load):
    same sweep took 105-162 s here within half an hour); the verdict is on the median ratio of
    the commands (target >= 1.6 on a 2-core machine). Before each pair, the **machine ceiling**:
    a pure-Python loop alone and as ``--workers`` copies at once, i.e. what this machine gives
-   that many independent processes (on this virtual machine less than 2x for two).
+   that many independent processes (1.98-2.00x for two on this virtual machine, when quiet).
    Each sweep also prints the epochs it trained: the two sides' math differs (two threads
    against one per worker), so early stopping ends some runs at other epochs.
 2. **Same rows**: the same two sweeps with ``--deterministic``: ``runs.csv`` equal apart from the
@@ -176,9 +176,9 @@ def ceiling(workers: int, reps: int = 3) -> float:
     throughput against one alone (``workers`` x time alone / mean time together), the median of
     ``reps`` alternated measurements.
 
-    On a machine whose cores are real and idle this is ``workers``. On this virtual machine the
-    same loop alone took 8.1-11.0 s within two minutes, and two copies at once ran up to 1.35x
-    slower each than one alone: no executor can beat what this prints.
+    On a machine whose cores are real and idle this is ``workers``; no executor can beat what
+    this prints. On this virtual machine, with nothing else running, the loop took 3.1-4.5 s
+    alone and the ceiling for two was 1.98-2.00x (the spread alone is why it is a median).
     """
     values, alone, together = [], [], []
     for _ in range(reps):
@@ -193,9 +193,8 @@ def ceiling(workers: int, reps: int = 3) -> float:
 
 
 def _epochs(out: Path) -> int:
-    import pandas as pd
-
-    return int(pd.read_csv(out / "runs.csv")["epochs"].sum())
+    """Epochs trained by all runs of the sweep in ``out``."""
+    return int(rows(out)["epochs"].sum())
 
 
 def speed(tmp: Path, workers: int, pairs: int) -> bool:
